@@ -1,0 +1,175 @@
+//! Skill-level checks: how a stdio server is started, endpoints, domains, env names, and the
+//! JSON Schemas of interactive tools.
+
+use super::Sink;
+use super::urls::url_problem;
+use crate::config::diagnostic::KeyPath;
+use crate::config::model::{InteractiveSkill, RemoteSkill, SkillConfig, StdioSkill};
+
+pub(crate) fn check(name: &str, skill: &SkillConfig, path: &KeyPath, sink: &mut Sink<'_>) {
+    if name.trim().is_empty() {
+        sink.error_at_key(path, "skill name is empty");
+    }
+    match skill {
+        SkillConfig::McpStdioSkill(s) => check_stdio(s, path, sink),
+        SkillConfig::McpSseSkill(s) => check_remote(s, path, sink),
+        SkillConfig::InteractiveSkill(s) => check_interactive(s, path, sink),
+    }
+}
+
+fn check_stdio(s: &StdioSkill, path: &KeyPath, sink: &mut Sink<'_>) {
+    if s.command.trim().is_empty() {
+        sink.error(
+            &path.field("command"),
+            "command is empty; name the program that starts the MCP server (e.g. \"npx\", \"uvx\", or a path)",
+        );
+    }
+    match (&s.package_name, &s.args) {
+        (Some(_), Some(_)) => sink.error_at_key(
+            path,
+            "both packageName and args are given; use packageName to run a package with npx/uvx, or args to pass arguments to command, not both",
+        ),
+        (None, None) => sink.error_at_key(
+            path,
+            "neither packageName nor args is given; add packageName = \"<package>\" to run a package, or args = [...] (args = [] if the command takes none)",
+        ),
+        (Some(p), None) if p.trim().is_empty() => {
+            sink.error(&path.field("packageName"), "packageName is empty");
+        }
+        (Some(_) | None, _) => {}
+    }
+    if let Some(envs) = &s.required_env {
+        for (i, e) in envs.iter().enumerate() {
+            if !is_env_name(e) {
+                sink.error(
+                    &path.field("requiredEnv").index(i),
+                    format!("\"{e}\" is not an environment variable name (letters, digits, '_' and '-', not starting with '-' or '_')"),
+                );
+            }
+        }
+    }
+    check_domains(s.allowed_domains.as_deref(), path, sink);
+}
+
+fn check_remote(s: &RemoteSkill, path: &KeyPath, sink: &mut Sink<'_>) {
+    if let Some(p) = url_problem(&s.endpoint, true) {
+        sink.error(&path.field("endpoint"), p);
+    }
+    check_domains(s.allowed_domains.as_deref(), path, sink);
+}
+
+fn check_interactive(s: &InteractiveSkill, path: &KeyPath, sink: &mut Sink<'_>) {
+    if s.tools.is_empty() {
+        sink.error(&path.field("tools"), "an interactive skill needs at least one tool");
+    }
+    for (tool, def) in &s.tools {
+        let tpath = path.field("tools").key(tool);
+        if !is_tool_name(tool) {
+            sink.error_at_key(
+                &tpath,
+                format!("tool name \"{tool}\" must be 1-64 letters, digits, '_' or '-' (what providers accept)"),
+            );
+        }
+        if let Some(problem) = input_schema_problem(&def.input_json_schema) {
+            sink.error(&tpath.field("inputJsonSchema"), problem);
+        }
+    }
+}
+
+/// Why an interactive tool's `inputJsonSchema` is unusable, or `None`.
+pub(crate) fn input_schema_problem(raw: &str) -> Option<String> {
+    let value: serde_json::Value = match serde_json::from_str(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(format!(
+                "inputJsonSchema is not valid JSON ({e}); write a JSON Schema object such as {{\"type\":\"object\",\"properties\":{{}}}}"
+            ));
+        }
+    };
+    if let Err(e) = jsonschema::meta::validate(&value) {
+        return Some(format!("inputJsonSchema is not a valid JSON Schema: {e}"));
+    }
+    if value.get("type").and_then(serde_json::Value::as_str) != Some("object") {
+        return Some(
+            "inputJsonSchema must describe an object (\"type\": \"object\"): tool arguments are always an object"
+                .to_string(),
+        );
+    }
+    None
+}
+
+fn check_domains(domains: Option<&[String]>, path: &KeyPath, sink: &mut Sink<'_>) {
+    for (i, d) in domains.unwrap_or_default().iter().enumerate() {
+        if let Some(p) = domain_pattern_problem(d) {
+            sink.error(&path.field("allowedDomains").index(i), p);
+        }
+    }
+}
+
+/// Why an `allowedDomains` entry is unusable, or `None`.
+pub(crate) fn domain_pattern_problem(pattern: &str) -> Option<String> {
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || !host.split('.').all(label_ok) {
+        return Some(format!(
+            "\"{pattern}\" is not a domain pattern; use an exact domain (example.com) or a wildcard prefix (*.example.com)"
+        ));
+    }
+    if host
+        .split('.')
+        .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"))
+    {
+        return Some(format!(
+            "\"{pattern}\" is a punycode domain; these are refused to prevent homograph attacks, use the ASCII domain"
+        ));
+    }
+    if !host.contains('.') && pattern.starts_with("*.") {
+        return Some(format!("\"{pattern}\" would match a whole top-level domain; name a registrable domain"));
+    }
+    None
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Tool names providers accept: `^[a-zA-Z0-9_-]{1,64}$`.
+pub(crate) fn is_tool_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_patterns() {
+        assert_eq!(domain_pattern_problem("example.com"), None);
+        assert_eq!(domain_pattern_problem("*.example.com"), None);
+        assert_eq!(domain_pattern_problem("example.com."), None);
+        assert!(domain_pattern_problem("xn--80ak6aa92e.com").is_some());
+        assert!(domain_pattern_problem("*.com").is_some());
+        assert!(domain_pattern_problem("exa mple.com").is_some());
+        assert!(domain_pattern_problem("*").is_some());
+        assert!(domain_pattern_problem("a..b").is_some());
+    }
+
+    #[test]
+    fn input_schemas() {
+        assert_eq!(input_schema_problem(r#"{"type":"object"}"#), None);
+        assert!(input_schema_problem("{").unwrap().contains("not valid JSON"));
+        assert!(input_schema_problem(r#"{"type":"objekt"}"#).unwrap().contains("not a valid JSON Schema"));
+        assert!(input_schema_problem(r#"{"type":"string"}"#).unwrap().contains("must describe an object"));
+    }
+}

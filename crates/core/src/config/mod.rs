@@ -1,0 +1,17 @@
+//! `perstack.toml`: the typed model, loading, and validation with actionable diagnostics.
+
+mod checks;
+mod diagnostic;
+mod load;
+mod model;
+mod schema_check;
+mod source;
+
+pub use diagnostic::{Diagnostic, Diagnostics, KeyPath, Seg, Severity, did_you_mean};
+pub use load::{CONFIG_FILE_NAME, LoadedConfig, find_config, load_config, parse_config};
+pub use model::*;
+
+/// The JSON Schema of `perstack.toml` (as JSON), generated from the typed model.
+pub fn config_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PerstackConfig)).unwrap_or_default()
+}

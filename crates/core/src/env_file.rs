@@ -1,0 +1,202 @@
+//! Env files (`.env`, `.env.local`, `--env-path`): parsed into a map, never written into the
+//! process environment, so a library caller's environment stays untouched.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::CoreError;
+
+/// Variables loaded from env files; later files override earlier ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvFiles {
+    vars: IndexMap<String, String>,
+    loaded: Vec<PathBuf>,
+}
+
+impl EnvFiles {
+    /// Loads `paths` (relative ones against `base`) in order; missing files are skipped, since
+    /// the defaults (`.env`, `.env.local`) are optional.
+    pub fn load(base: &Path, paths: &[String]) -> Result<Self, CoreError> {
+        let mut env = EnvFiles::default();
+        for p in paths {
+            let path = base.join(p);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(CoreError::Read { path, source }),
+            };
+            for (k, v) in parse_env(&path, &text)? {
+                env.vars.insert(k, v);
+            }
+            env.loaded.push(path);
+        }
+        Ok(env)
+    }
+
+    /// A variable from the files.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// All variables, in file order.
+    pub fn vars(&self) -> &IndexMap<String, String> {
+        &self.vars
+    }
+
+    /// The files that existed and were read.
+    pub fn loaded(&self) -> &[PathBuf] {
+        &self.loaded
+    }
+
+    /// A variable from the files, else from the process environment.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::to_string)
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
+/// Parses env-file text: `KEY=VALUE`, optional `export `, `#` comments, single quotes
+/// (literal), double quotes (escapes `\n \t \" \\`, may span lines), unquoted values trimmed
+/// with trailing ` #comment` removed.
+pub fn parse_env(path: &Path, text: &str) -> Result<Vec<(String, String)>, CoreError> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line_no = i + 1;
+        let line = lines.get(i).copied().unwrap_or_default().trim();
+        i += 1;
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let err = |message: String| CoreError::InvalidEnvFile {
+            path: path.to_path_buf(),
+            line: line_no,
+            message,
+        };
+        let Some((key, rest)) = line.split_once('=') else {
+            return Err(err(format!("expected KEY=VALUE, found \"{line}\"")));
+        };
+        let key = key.trim();
+        if key.is_empty()
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+            || key.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(err(format!(
+                "\"{key}\" is not a variable name (letters, digits and '_', not starting with a digit)"
+            )));
+        }
+        let rest = rest.trim_start();
+        let value = if let Some(body) = rest.strip_prefix('\'') {
+            match body.find('\'') {
+                Some(end) => body.get(..end).unwrap_or_default().to_string(),
+                None => return Err(err("unterminated single quote".to_string())),
+            }
+        } else if let Some(body) = rest.strip_prefix('"') {
+            let mut acc = body.to_string();
+            loop {
+                if let Some(v) = closing_double_quote(&acc) {
+                    break unescape(v);
+                }
+                match lines.get(i) {
+                    Some(next) => {
+                        acc.push('\n');
+                        acc.push_str(next);
+                        i += 1;
+                    }
+                    None => return Err(err("unterminated double quote".to_string())),
+                }
+            }
+        } else {
+            let v = match rest.find(" #") {
+                Some(pos) => rest.get(..pos).unwrap_or_default(),
+                None => rest,
+            };
+            v.trim().to_string()
+        };
+        out.push((key.to_string(), value));
+    }
+    Ok(out)
+}
+
+/// The text before the first unescaped `"`, if there is one.
+fn closing_double_quote(s: &str) -> Option<&str> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return s.get(..i),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn parses_common_forms() {
+        let text = "# comment\nA=1\nexport B = two words # note\nC='lit $X \\n'\nD=\"a\\nb\"\nE=\"multi\nline\"\n\nF=\n";
+        let got = parse_env(Path::new(".env"), text).unwrap();
+        let want: Vec<(String, String)> = [
+            ("A", "1"),
+            ("B", "two words"),
+            ("C", "lit $X \\n"),
+            ("D", "a\nb"),
+            ("E", "multi\nline"),
+            ("F", ""),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse_env(Path::new(".env"), "A=1\nnot a pair\n").unwrap_err();
+        assert_eq!(e.to_string(), ".env:2: expected KEY=VALUE, found \"not a pair\"");
+        let e = parse_env(Path::new(".env"), "A=\"open\n").unwrap_err();
+        assert_eq!(e.to_string(), ".env:1: unterminated double quote");
+    }
+
+    #[test]
+    fn later_files_override_and_missing_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\nB=1\n").unwrap();
+        std::fs::write(dir.path().join(".env.local"), "B=2\n").unwrap();
+        let env = EnvFiles::load(
+            dir.path(),
+            &[".env".into(), ".env.local".into(), "missing.env".into()],
+        )
+        .unwrap();
+        assert_eq!(env.get("A"), Some("1"));
+        assert_eq!(env.get("B"), Some("2"));
+        assert_eq!(env.loaded().len(), 2);
+    }
+}

@@ -1,0 +1,168 @@
+//! Recognising text shaped like a secret (provider keys, bearer tokens, private keys...).
+//!
+//! Used by config validation to warn about secrets pasted into instructions, and by
+//! redaction to scrub events, checkpoints and logs.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The kinds of secret this module recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    /// `sk-ant-...`
+    AnthropicKey,
+    /// `sk-...` / `sk-proj-...`
+    OpenAiKey,
+    /// `AIza...`
+    GoogleKey,
+    /// `AKIA...` / `ASIA...`
+    AwsAccessKey,
+    /// `ghp_...` and friends.
+    GithubToken,
+    /// `xoxb-...` and friends.
+    SlackToken,
+    /// `Bearer <token>`.
+    BearerToken,
+    /// A PEM private key block.
+    PrivateKey,
+    /// A JSON Web Token.
+    Jwt,
+}
+
+impl SecretKind {
+    /// Short stable name used in `[REDACTED:<name>]` markers and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::AnthropicKey => "anthropic-key",
+            SecretKind::OpenAiKey => "openai-key",
+            SecretKind::GoogleKey => "google-key",
+            SecretKind::AwsAccessKey => "aws-access-key",
+            SecretKind::GithubToken => "github-token",
+            SecretKind::SlackToken => "slack-token",
+            SecretKind::BearerToken => "bearer-token",
+            SecretKind::PrivateKey => "private-key",
+            SecretKind::Jwt => "jwt",
+        }
+    }
+}
+
+/// A secret-shaped span of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMatch {
+    /// What it looks like.
+    pub kind: SecretKind,
+    /// Byte range in the scanned text.
+    pub range: Range<usize>,
+}
+
+// Order matters: more specific shapes first, so `sk-ant-` is not reported as an OpenAI key.
+static PATTERNS: LazyLock<Vec<(SecretKind, Regex)>> = LazyLock::new(|| {
+    let raw: [(SecretKind, &str); 9] = [
+        (
+            SecretKind::PrivateKey,
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        ),
+        (SecretKind::AnthropicKey, r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
+        (SecretKind::OpenAiKey, r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}"),
+        (SecretKind::GoogleKey, r"\bAIza[0-9A-Za-z_\-]{35}"),
+        (SecretKind::AwsAccessKey, r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+        (SecretKind::GithubToken, r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
+        (SecretKind::SlackToken, r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
+        (
+            SecretKind::Jwt,
+            r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+        ),
+        (SecretKind::BearerToken, r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}"),
+    ];
+    raw.into_iter()
+        .filter_map(|(k, p)| Regex::new(p).ok().map(|r| (k, r)))
+        .collect()
+});
+
+/// Every secret-shaped span in `text`, non-overlapping, in text order.
+pub fn find_secrets(text: &str) -> Vec<SecretMatch> {
+    let mut found: Vec<SecretMatch> = Vec::new();
+    for (kind, re) in PATTERNS.iter() {
+        for m in re.find_iter(text) {
+            let r = m.range();
+            if !found.iter().any(|f| f.range.start < r.end && r.start < f.range.end) {
+                found.push(SecretMatch { kind: *kind, range: r });
+            }
+        }
+    }
+    found.sort_by_key(|m| m.range.start);
+    found
+}
+
+/// `text` with every secret-shaped span replaced by `[REDACTED:<kind>]`.
+pub fn redact_secret_shapes(text: &str) -> String {
+    let found = find_secrets(text);
+    if found.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in found {
+        out.push_str(text.get(last..m.range.start).unwrap_or_default());
+        out.push_str("[REDACTED:");
+        out.push_str(m.kind.as_str());
+        out.push(']');
+        last = m.range.end;
+    }
+    out.push_str(text.get(last..).unwrap_or_default());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn recognises_each_kind() {
+        let cases = [
+            ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345", SecretKind::AnthropicKey),
+            ("sk-proj-abcdefghijklmnopqrstuvwxyz", SecretKind::OpenAiKey),
+            ("AIzaSyA1234567890abcdefghijklmnopqrstuv", SecretKind::GoogleKey),
+            ("AKIAIOSFODNN7EXAMPLE", SecretKind::AwsAccessKey),
+            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", SecretKind::GithubToken),
+            ("xoxb-1234567890-abcdef", SecretKind::SlackToken),
+            ("Authorization: Bearer abcdefghijklmnop1234", SecretKind::BearerToken),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+                SecretKind::PrivateKey,
+            ),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+                SecretKind::Jwt,
+            ),
+        ];
+        for (text, kind) in cases {
+            let found = find_secrets(text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(found[0].kind, kind, "{text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_prose_is_not_a_secret() {
+        for text in [
+            "Use the sk- prefix for keys.",
+            "The bearer of this message",
+            "ask-anything-you-want-to-know-about",
+            "AKIA is the prefix of AWS keys",
+        ] {
+            assert_eq!(find_secrets(text), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_spans() {
+        assert_eq!(
+            redact_secret_shapes("a sk-ant-abcdefghijklmnopqrstuvwxyz b"),
+            "a [REDACTED:anthropic-key] b"
+        );
+    }
+}

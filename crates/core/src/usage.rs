@@ -1,0 +1,76 @@
+//! Token usage.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Token usage of one generation, step, run or job (Perstack's `Usage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Tokens in the input prompt.
+    pub input_tokens: u64,
+    /// Tokens generated.
+    pub output_tokens: u64,
+    /// Tokens spent on reasoning (extended thinking).
+    pub reasoning_tokens: u64,
+    /// Input plus output tokens.
+    pub total_tokens: u64,
+    /// Input tokens served from the provider's prompt cache.
+    pub cached_input_tokens: u64,
+}
+
+impl Usage {
+    /// Field-wise saturating sum, used to accumulate step usage into run and job usage.
+    #[must_use]
+    pub fn add(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+            total_tokens: self.total_tokens.saturating_add(other.total_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_add(other.cached_input_tokens),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, rhs: Usage) {
+        *self = self.add(rhs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn add_is_fieldwise_and_saturates() {
+        let mut u = Usage {
+            input_tokens: 1,
+            output_tokens: 2,
+            reasoning_tokens: 3,
+            total_tokens: u64::MAX,
+            cached_input_tokens: 5,
+        };
+        u += Usage {
+            input_tokens: 10,
+            output_tokens: 20,
+            reasoning_tokens: 30,
+            total_tokens: 1,
+            cached_input_tokens: 50,
+        };
+        assert_eq!(
+            u,
+            Usage {
+                input_tokens: 11,
+                output_tokens: 22,
+                reasoning_tokens: 33,
+                total_tokens: u64::MAX,
+                cached_input_tokens: 55,
+            }
+        );
+    }
+}
