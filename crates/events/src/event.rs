@@ -94,7 +94,7 @@ impl<'de> Deserialize<'de> for Event {
 /// Schema-only mirror of [`Event`]: a line is a run event or a runtime event.
 #[derive(JsonSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // only its JsonSchema impl is used
+#[allow(dead_code, clippy::large_enum_variant)] // only its JsonSchema impl is used
 pub(crate) enum EventSchema {
     /// A run event.
     Run(RunEvent),

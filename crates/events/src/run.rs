@@ -60,6 +60,7 @@ impl RunEvent {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
+#[allow(clippy::large_enum_variant)] // built once, moved to a sink: boxing would only add noise
 pub enum RunEventPayload {
     /// The run started.
     StartRun {

@@ -72,6 +72,7 @@ pub enum ProxyAction {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
+#[allow(clippy::large_enum_variant)] // built once, moved to a sink: boxing would only add noise
 pub enum RuntimeEventPayload {
     /// The runtime is set up for a run. Carries what is needed to tie the run to the exact
     /// build, model and config that produced it.
