@@ -1,6 +1,8 @@
 //! Wire-format tests: every event type round-trips, carries Perstack's envelope, validates
 //! against the published schema, and the JSON Lines reader/writer survive torn writes.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod fixtures;
 
 use std::io::Cursor;
@@ -105,9 +107,11 @@ fn jsonl_writes_one_line_per_event_and_reads_back() {
     assert_eq!(text.lines().count(), events.len());
     assert!(text.ends_with('\n'));
     let read: Vec<Event> = JsonlReader::new(Cursor::new(bytes))
-        .map(|item| match item {
-            ReadItem::Event(e) => e,
-            other => panic!("unexpected {other:?}"),
+        .map(|item| {
+            let ReadItem::Event(e) = item else {
+                panic!("unexpected {item:?}")
+            };
+            e
         })
         .collect();
     assert_eq!(read, events);
@@ -123,13 +127,10 @@ fn torn_last_line_is_reported_once_and_earlier_lines_survive() {
     let items: Vec<ReadItem> = JsonlReader::new(Cursor::new(bytes)).collect();
     assert_eq!(items.len(), 4);
     assert!(items[..3].iter().all(|i| matches!(i, ReadItem::Event(_))));
-    match &items[3] {
-        ReadItem::TornTail { line, bytes } => {
-            assert_eq!(*line, 4);
-            assert_eq!(*bytes, fourth.len() / 2);
-        }
-        other => panic!("expected torn tail, got {other:?}"),
-    }
+    let ReadItem::TornTail { line, bytes } = &items[3] else {
+        panic!("expected torn tail, got {:?}", items[3])
+    };
+    assert_eq!((*line, *bytes), (4, fourth.len() / 2));
     assert!(full_len > 0);
 }
 
@@ -141,10 +142,10 @@ fn a_bad_line_in_the_middle_is_reported_and_reading_goes_on() {
     bytes.extend(write_all(&events[1..2]));
     let items: Vec<ReadItem> = JsonlReader::new(Cursor::new(bytes)).collect();
     assert_eq!(items.len(), 3);
-    match &items[1] {
-        ReadItem::Invalid(e) => assert!(e.to_string().starts_with("line 2: not a valid event")),
-        other => panic!("expected invalid, got {other:?}"),
-    }
+    let ReadItem::Invalid(e) = &items[1] else {
+        panic!("expected invalid, got {:?}", items[1])
+    };
+    assert!(e.to_string().starts_with("line 2: not a valid event"));
     assert!(matches!(items[2], ReadItem::Event(_)));
 }
 
