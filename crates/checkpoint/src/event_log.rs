@@ -1,0 +1,185 @@
+//! Hash-chained, append-only event log: each line carries the SHA-256 of the line before it,
+//! so a removed, reordered or altered line breaks the chain at a line `verify` can name.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use perstack_events::Event;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::StorageError;
+use crate::atomic::open_append;
+use crate::message_log::hex;
+
+/// The `prev` of the first line.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One stored line: sequence number, hash of the previous line, the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainLine {
+    /// 1-based position in the log.
+    pub seq: u64,
+    /// Lowercase hex SHA-256 of the previous line's bytes (without its newline).
+    pub prev: String,
+    /// The event.
+    pub event: Event,
+}
+
+/// An open event log, positioned at its end.
+#[derive(Debug)]
+pub struct EventLog {
+    path: PathBuf,
+    file: File,
+    seq: u64,
+    last_hash: String,
+}
+
+impl EventLog {
+    /// Opens (or creates) the log at `path`, verifying what is there so appends continue the
+    /// chain. A torn last line (crash mid-write) is cut off before appending.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let (seq, last_hash, valid_len) = if path.exists() {
+            let report = verify_event_log(path)?;
+            if let Some((line, reason)) = &report.first_break {
+                return Err(StorageError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("chain broken at line {line}: {reason}; refusing to append"),
+                });
+            }
+            (report.lines, report.last_hash, report.valid_bytes)
+        } else {
+            (0, GENESIS.to_string(), 0)
+        };
+        if path.exists() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| StorageError::io("opening", path, e))?;
+            f.set_len(valid_len)
+                .map_err(|e| StorageError::io("truncating torn tail of", path, e))?;
+        }
+        let file = open_append(path)?;
+        Ok(EventLog {
+            path: path.to_path_buf(),
+            file,
+            seq,
+            last_hash,
+        })
+    }
+
+    /// Appends one event as one chained line. `durable` fsyncs (use it for events that carry
+    /// a checkpoint or end a run).
+    pub fn append(&mut self, event: &Event, durable: bool) -> Result<(), StorageError> {
+        let line = ChainLine {
+            seq: self.seq + 1,
+            prev: self.last_hash.clone(),
+            event: event.clone(),
+        };
+        let mut bytes = serde_json::to_vec(&line).map_err(|source| StorageError::Serialize {
+            what: "event",
+            source,
+        })?;
+        let hash = hex(&Sha256::digest(&bytes));
+        bytes.push(b'\n');
+        self.file
+            .write_all(&bytes)
+            .map_err(|e| StorageError::io("appending to", &self.path, e))?;
+        if durable {
+            self.file
+                .sync_data()
+                .map_err(|e| StorageError::io("syncing", &self.path, e))?;
+        }
+        self.seq += 1;
+        self.last_hash = hash;
+        Ok(())
+    }
+
+    /// Lines written so far.
+    pub fn len(&self) -> u64 {
+        self.seq
+    }
+
+    /// True when nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.seq == 0
+    }
+}
+
+/// The outcome of checking a log's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Lines that verified.
+    pub lines: u64,
+    /// The first broken link: 1-based line and what is wrong.
+    pub first_break: Option<(u64, String)>,
+    /// A torn last line (no newline, unparsable): a crash mid-write, not tampering.
+    pub torn_tail: bool,
+    /// Hash of the last verified line.
+    pub last_hash: String,
+    /// Byte length of the verified part.
+    pub valid_bytes: u64,
+}
+
+/// Verifies the chain of the log at `path`.
+pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
+    let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut report = VerifyReport {
+        lines: 0,
+        first_break: None,
+        torn_tail: false,
+        last_hash: GENESIS.to_string(),
+        valid_bytes: 0,
+    };
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| StorageError::io("reading", path, e))?;
+        if n == 0 {
+            return Ok(report);
+        }
+        let line_no = report.lines + 1;
+        let complete = buf.last() == Some(&b'\n');
+        let body = if complete { &buf[..n - 1] } else { &buf[..] };
+        let parsed: Result<ChainLine, _> = serde_json::from_slice(body);
+        let problem = match &parsed {
+            Err(_) if !complete => {
+                report.torn_tail = true;
+                return Ok(report);
+            }
+            Err(e) => Some(format!("not a valid chained event ({e})")),
+            Ok(l) if l.seq != line_no => Some(format!("sequence number {} where {line_no} was expected (a line was removed or reordered)", l.seq)),
+            Ok(l) if l.prev != report.last_hash => Some(
+                "hash of the previous line does not match (the previous line was altered, or a line was removed)"
+                    .to_string(),
+            ),
+            Ok(_) if !complete => Some("last line has no newline".to_string()),
+            Ok(_) => None,
+        };
+        if let Some(p) = problem {
+            report.first_break = Some((line_no, p));
+            return Ok(report);
+        }
+        report.lines = line_no;
+        report.last_hash = hex(&Sha256::digest(body));
+        report.valid_bytes += n as u64;
+    }
+}
+
+/// Reads every event of a verified log (stops at the first broken link or torn tail).
+pub(crate) fn read_events(path: &Path) -> Result<Vec<Event>, StorageError> {
+    let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+    let mut out = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| StorageError::io("reading", path, e))?;
+        match serde_json::from_str::<ChainLine>(&line) {
+            Ok(l) => out.push(l.event),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
