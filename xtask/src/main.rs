@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: project automation that needs more than cargo.
 
+mod bench;
 mod peers;
 mod schema;
 mod test;
@@ -34,6 +35,8 @@ enum Task {
     },
     /// Install the real peers into .tools/ only.
     Peers,
+    /// Run the benchmarks and print every figure the project claims.
+    Bench,
 }
 
 fn main() -> Result<()> {
@@ -46,6 +49,7 @@ fn main() -> Result<()> {
             cargo_args,
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
+        Task::Bench => bench::run(&root),
     }
 }
 

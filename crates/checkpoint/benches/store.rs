@@ -1,0 +1,71 @@
+//! Checkpoint storage cost per step over a long run, against Perstack's full-rewrite format
+//! (prints `bench:` lines for `cargo xtask bench`).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::time::Instant;
+
+use perstack_checkpoint::Storage;
+use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message, Usage};
+
+fn main() {
+    let steps = 500u32;
+    let ws = tempfile::tempdir().unwrap();
+    let storage = Storage::new(ws.path());
+    let mut messages = vec![Message::instruction("You write.")];
+    let mut ours = 0u64;
+    let mut full_rewrite = 0u64;
+    let start = Instant::now();
+    for step in 1..=steps {
+        // A step adds the model's message and a tool result, ~2 KB together.
+        messages.push(Message::user_text("a".repeat(1000)));
+        messages.push(Message::user_text("b".repeat(1000)));
+        let cp = Checkpoint {
+            id: format!("cp{step}"),
+            job_id: "job1".into(),
+            run_id: "run1".into(),
+            status: CheckpointStatus::Proceeding,
+            step_number: step,
+            messages: messages.clone(),
+            expert: ExpertRef {
+                key: "w".into(),
+                name: "w".into(),
+                version: "1.0.0".into(),
+            },
+            delegate_to: None,
+            delegated_by: None,
+            usage: Usage::default(),
+            context_window: None,
+            context_window_usage: None,
+            pending_tool_calls: None,
+            partial_tool_results: None,
+            metadata: None,
+            error: None,
+            retry_count: None,
+        };
+        let s = storage.store_checkpoint(&cp).unwrap();
+        ours += s.message_bytes + s.checkpoint_bytes;
+        full_rewrite += serde_json::to_vec(&cp).unwrap().len() as u64;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "bench: checkpoint.store {steps} steps (2 KB new per step): {:.2} ms per step (fsync included)",
+        elapsed.as_secs_f64() * 1e3 / f64::from(steps)
+    );
+    println!(
+        "bench: checkpoint.bytes_written: ours {:.2} MB ({:.1} KB/step), full-rewrite format {:.1} MB ({:.0}x more)",
+        ours as f64 / 1e6,
+        ours as f64 / 1e3 / f64::from(steps),
+        full_rewrite as f64 / 1e6,
+        full_rewrite as f64 / ours as f64
+    );
+    let start = Instant::now();
+    let cp = storage
+        .load_checkpoint("job1", &format!("cp{steps}"))
+        .unwrap();
+    println!(
+        "bench: checkpoint.load last ({} messages): {:.2} ms",
+        cp.messages.len(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+}

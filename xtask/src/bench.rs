@@ -1,0 +1,86 @@
+//! `cargo xtask bench`: every figure the project claims, measured on this machine.
+//!
+//! Runs the crates' `harness = false` benches (each prints `bench:` lines) and times the
+//! release `perstack` binary from the outside.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+pub fn run(root: &Path) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let out = Command::new(&cargo)
+        .current_dir(root)
+        .args(["bench", "--workspace", "--benches", "--quiet"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo bench")?;
+    if !out.status.success() {
+        bail!("cargo bench failed ({})", out.status);
+    }
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("bench:"))
+        .map(str::to_string)
+        .collect();
+
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "perstack-cli",
+            "--bin",
+            "perstack",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("building the release binary failed");
+    }
+    let bin = root.join("target/release/perstack");
+    let size = std::fs::metadata(&bin)?.len();
+    lines.push(format!(
+        "bench: cli.binary_size: {:.2} MB (release, stripped)",
+        size as f64 / 1e6
+    ));
+    for (name, args) in [
+        ("cli.startup --version", vec!["--version"]),
+        (
+            "cli.validate example",
+            vec!["validate", "--config", "examples/perstack.toml"],
+        ),
+    ] {
+        let median = median_runtime(&bin, &args, root, 40)?;
+        lines.push(format!(
+            "bench: {name}: {:.2} ms median of 40 runs (process start to exit)",
+            median.as_secs_f64() * 1e3
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", lines.join("\n"))?;
+    Ok(())
+}
+
+fn median_runtime(bin: &Path, args: &[&str], cwd: &Path, runs: usize) -> Result<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        times.push(start.elapsed());
+        if !status.success() {
+            bail!("{} {:?} failed", bin.display(), args);
+        }
+    }
+    times.sort();
+    Ok(times[runs / 2])
+}
