@@ -204,3 +204,28 @@ fn disabled_confinement_enforces_nothing() {
     assert!(out.status.success());
     assert!(target.exists());
 }
+
+#[test]
+fn only_local_socket_families_remain_without_network() {
+    let d = dirs();
+    let policy = ConfinementPolicy::new(&d.ws, None);
+    // Needs the system's python3 to call socket() with arbitrary families.
+    let script = "import socket\n\
+        for name, fam in [('unix', socket.AF_UNIX), ('inet', socket.AF_INET), ('inet6', socket.AF_INET6), ('vsock', 40), ('packet', 17)]:\n\
+        \x20   try:\n\
+        \x20       socket.socket(fam, socket.SOCK_STREAM if fam != 17 else socket.SOCK_RAW).close(); print(name, 'ok')\n\
+        \x20   except OSError as e:\n\
+        \x20       print(name, e.errno)\n";
+    let (out, _) = run(&policy, &d.ws, "python3", &["-c", script]);
+    assert!(
+        out.status.success(),
+        "python3 is required for this test: {out:?}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let eacces = libc::EACCES.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "unix ok", "{text}");
+    for (i, fam) in ["inet", "inet6", "vsock", "packet"].iter().enumerate() {
+        assert_eq!(lines[i + 1], format!("{fam} {eacces}"), "{text}");
+    }
+}

@@ -359,6 +359,27 @@ async fn exec_runs_argv_without_shell_and_with_a_minimal_env() {
 }
 
 #[tokio::test]
+async fn exec_confinement_is_reported() {
+    let ws = tempfile::tempdir().unwrap();
+    let skill = BaseSkill::new(ws.path(), BaseSkillOptions::default()).unwrap();
+    let report = skill.exec_confinement().unwrap();
+    assert!(
+        report.enabled && report.no_new_privs && !report.network,
+        "{report:?}"
+    );
+    assert!(report.seccomp.ip_sockets_denied, "{report:?}");
+    let off = BaseSkill::new(
+        ws.path(),
+        BaseSkillOptions {
+            confine: false,
+            ..BaseSkillOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(!off.exec_confinement().unwrap().enabled);
+}
+
+#[tokio::test]
 async fn exec_is_confined() {
     let env = start(BaseSkillOptions::default()).await;
     let target = env.outside.join("pwned");

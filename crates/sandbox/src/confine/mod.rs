@@ -97,7 +97,7 @@ pub struct LandlockReport {
 pub struct SeccompReport {
     /// Overall level.
     pub status: Enforcement,
-    /// `socket(AF_INET/AF_INET6/AF_PACKET)` and io_uring refused.
+    /// `socket()` of any family but AF_UNIX and AF_NETLINK, and io_uring, refused.
     pub ip_sockets_denied: bool,
 }
 

@@ -9,10 +9,12 @@ use seccompiler::{
 
 use crate::error::{Result, SandboxError};
 
-/// Address families refused: IPv4, IPv6 and raw packets.
-const DENIED_FAMILIES: [i32; 3] = [libc::AF_INET, libc::AF_INET6, libc::AF_PACKET];
+/// The only address families a child without network may use: local sockets and netlink
+/// (which talks to the kernel only). Everything else (IPv4, IPv6, raw packets, vsock to the
+/// hypervisor, ...) is refused.
+const ALLOWED_FAMILIES: [i32; 2] = [libc::AF_UNIX, libc::AF_NETLINK];
 
-/// Compiles the filter for this architecture: `socket()` with a denied family and every
+/// Compiles the filter for this architecture: `socket()` with any other family and every
 /// io_uring entry point (io_uring can open sockets without the `socket` system call)
 /// fail with `EACCES`; everything else is allowed.
 pub(crate) fn ip_socket_filter() -> Result<BpfProgram> {
@@ -25,19 +27,14 @@ pub(crate) fn ip_socket_filter() -> Result<BpfProgram> {
 fn build() -> std::result::Result<BpfProgram, seccompiler::Error> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    let socket_rules = DENIED_FAMILIES
+    // One rule whose conditions all hold (the family is neither allowed one) denies the call.
+    let not_allowed = ALLOWED_FAMILIES
         .iter()
         .map(|family| {
-            let cond = SeccompCondition::new(
-                0,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::Eq,
-                *family as u64,
-            )?;
-            SeccompRule::new(vec![cond])
+            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, *family as u64)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    rules.insert(libc::SYS_socket, socket_rules);
+    rules.insert(libc::SYS_socket, vec![SeccompRule::new(not_allowed)?]);
     // An empty rule list matches the call unconditionally.
     rules.insert(libc::SYS_io_uring_setup, vec![]);
     rules.insert(libc::SYS_io_uring_enter, vec![]);

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use perstack_sandbox::env::{EnvSource, ProcessEnv};
-use perstack_sandbox::{Quota, Workspace};
+use perstack_sandbox::{Confinement, ConfinementPolicy, ConfinementReport, Quota, Workspace};
 use rmcp::ServiceExt;
 
 pub use exec::DEFAULT_TIMEOUT_MS;
@@ -108,6 +108,17 @@ impl BaseSkill {
     /// The workspace root.
     pub fn workspace_root(&self) -> &std::path::Path {
         self.workspace.root()
+    }
+
+    /// What confinement `exec` children get on this kernel, for the skill lifecycle event.
+    /// Fails when the operator requires full enforcement and the kernel cannot give it.
+    pub fn exec_confinement(&self) -> Result<ConfinementReport, SkillError> {
+        let tmp = self.options.tmp_root.clone();
+        let mut policy = ConfinementPolicy::new(self.workspace.root(), Some(tmp))
+            .with_network(self.options.exec_network)
+            .fail_closed(self.options.require_full_confinement);
+        policy.enabled = self.options.confine;
+        Ok(Confinement::prepare(&policy)?.report().clone())
     }
 }
 
