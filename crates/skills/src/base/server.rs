@@ -13,6 +13,17 @@ use super::{BASE_SKILL_SERVER_NAME, BaseSkill, exec, files, media};
 
 type ToolResult = Result<CallToolResult, ErrorData>;
 
+/// Runs a file tool on the blocking pool: file system calls (and quota scans of a large
+/// workspace) must not stall the async runtime.
+async fn blocking<F>(f: F) -> ToolResult
+where
+    F: FnOnce() -> CallToolResult + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ErrorData::internal_error(format!("tool task failed: {e}"), None))
+}
+
 impl BaseSkill {
     fn todo_list(&self) -> std::sync::MutexGuard<'_, super::TodoList> {
         // A panic while holding the lock cannot leave the list inconsistent: recover it.
@@ -60,7 +71,8 @@ impl BaseSkill {
         description = "Metadata of a file or directory: type, size, MIME type, timestamps, permissions."
     )]
     async fn get_file_info(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(files::file_info(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::file_info(&ws, &p)).await
     }
 
     #[tool(
@@ -68,7 +80,8 @@ impl BaseSkill {
         description = "Read a UTF-8 text file, optionally only lines [from, to) (0-based). Not for binary files."
     )]
     async fn read_text_file(&self, Parameters(p): Parameters<ReadTextParams>) -> ToolResult {
-        Ok(files::read_text(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::read_text(&ws, &p)).await
     }
 
     #[tool(
@@ -76,7 +89,8 @@ impl BaseSkill {
         description = "Read a PNG, JPEG, GIF or WebP image (at most 15 MB) so that you can see it."
     )]
     async fn read_image_file(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(media::read_image(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || media::read_image(&ws, &p)).await
     }
 
     #[tool(
@@ -84,7 +98,8 @@ impl BaseSkill {
         description = "Read a PDF document (at most 30 MB) as a whole."
     )]
     async fn read_pdf_file(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(media::read_pdf(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || media::read_pdf(&ws, &p)).await
     }
 
     #[tool(
@@ -92,7 +107,8 @@ impl BaseSkill {
         description = "Create or overwrite a file with UTF-8 text. Missing parent directories are created. An existing file is replaced."
     )]
     async fn write_text_file(&self, Parameters(p): Parameters<WriteTextParams>) -> ToolResult {
-        Ok(files::write_text(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::write_text(&ws, &p)).await
     }
 
     #[tool(
@@ -100,7 +116,8 @@ impl BaseSkill {
         description = "Append UTF-8 text to the end of an existing file."
     )]
     async fn append_text_file(&self, Parameters(p): Parameters<WriteTextParams>) -> ToolResult {
-        Ok(files::append_text(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::append_text(&ws, &p)).await
     }
 
     #[tool(
@@ -108,7 +125,8 @@ impl BaseSkill {
         description = "Replace one exact occurrence of oldText with newText in a file. Fails if oldText is not found or occurs more than once (then include more surrounding text). Use appendTextFile to add at the end."
     )]
     async fn edit_text_file(&self, Parameters(p): Parameters<EditTextParams>) -> ToolResult {
-        Ok(files::edit_text(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::edit_text(&ws, &p)).await
     }
 
     #[tool(
@@ -116,12 +134,14 @@ impl BaseSkill {
         description = "Move or rename a file or directory inside the workspace. The destination must not exist; its directory is created."
     )]
     async fn move_file(&self, Parameters(p): Parameters<MoveParams>) -> ToolResult {
-        Ok(files::move_file(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::move_file(&ws, &p)).await
     }
 
     #[tool(name = "deleteFile", description = "Delete a file (not a directory).")]
     async fn delete_file(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(files::delete_file(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::delete_file(&ws, &p)).await
     }
 
     #[tool(
@@ -129,7 +149,8 @@ impl BaseSkill {
         description = "List the entries of a directory (names, types, sizes, modification times), sorted by name. Use \".\" for the workspace root."
     )]
     async fn list_directory(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(files::list_dir(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::list_dir(&ws, &p)).await
     }
 
     #[tool(
@@ -137,7 +158,8 @@ impl BaseSkill {
         description = "Create a directory, with its missing parents. Fails if it already exists."
     )]
     async fn create_directory(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
-        Ok(files::create_dir(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::create_dir(&ws, &p)).await
     }
 
     #[tool(
@@ -145,7 +167,8 @@ impl BaseSkill {
         description = "Delete a directory; set recursive to delete a non-empty one with its contents."
     )]
     async fn delete_directory(&self, Parameters(p): Parameters<DeleteDirParams>) -> ToolResult {
-        Ok(files::delete_dir(&self.workspace, &p))
+        let ws = self.workspace.clone();
+        blocking(move || files::delete_dir(&ws, &p)).await
     }
 }
 
