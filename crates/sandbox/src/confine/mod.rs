@@ -1,0 +1,258 @@
+//! Process confinement for `exec` commands and stdio skills: `no_new_privs`, a Landlock
+//! ruleset (read anywhere or a list, write only the workspace and a private tmp, no TCP
+//! unless network is declared, no signals or abstract sockets outside the sandbox) and a
+//! seccomp filter denying IP sockets unless network is declared.
+//!
+//! Everything is prepared in the parent; the child only makes the final system calls
+//! between fork and exec (see `child.rs`). What the kernel actually enforces is probed
+//! once per preparation and reported; an operator can require full enforcement, in which
+//! case anything less is an error (fail closed).
+
+mod child;
+mod landlock_rules;
+mod seccomp;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Result, SandboxError};
+
+/// What a confined child may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfinementPolicy {
+    /// Confinement on (the default) or off for this skill.
+    pub enabled: bool,
+    /// Readable trees; `None` means the whole file system is readable.
+    pub read_paths: Option<Vec<PathBuf>>,
+    /// Writable trees: the workspace and a private tmp, typically.
+    pub write_paths: Vec<PathBuf>,
+    /// Whether the child may open IP sockets.
+    pub network: bool,
+    /// Refuse to start the child unless every layer is fully enforced.
+    pub require_full: bool,
+}
+
+impl ConfinementPolicy {
+    /// Confinement writing only to `workspace` and `private_tmp`, no network.
+    pub fn new(workspace: impl Into<PathBuf>, private_tmp: Option<PathBuf>) -> Self {
+        let mut write_paths = vec![workspace.into()];
+        write_paths.extend(private_tmp);
+        ConfinementPolicy {
+            enabled: true,
+            read_paths: None,
+            write_paths,
+            network: false,
+            require_full: false,
+        }
+    }
+
+    /// Allows or denies IP sockets.
+    pub fn with_network(mut self, network: bool) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Requires full enforcement (fail closed).
+    pub fn fail_closed(mut self, require_full: bool) -> Self {
+        self.require_full = require_full;
+        self
+    }
+}
+
+/// How much of a layer the kernel enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Enforcement {
+    /// Everything requested.
+    Full,
+    /// Some of it (an older Landlock ABI).
+    Partial,
+    /// Nothing: the kernel lacks the feature or refused it.
+    None,
+    /// Not asked for (confinement off, or network declared for seccomp).
+    NotRequested,
+}
+
+/// What Landlock enforces for a child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LandlockReport {
+    /// Overall level.
+    pub status: Enforcement,
+    /// The Landlock ABI in use, when available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abi: Option<u32>,
+    /// File system rules (read list, write only workspace and tmp).
+    pub filesystem: bool,
+    /// TCP bind/connect denied (ABI 4+, when network is not declared).
+    pub tcp_denied: bool,
+    /// Signals and abstract UNIX sockets scoped to the sandbox (ABI 6+).
+    pub scoped: bool,
+}
+
+/// What seccomp enforces for a child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompReport {
+    /// Overall level.
+    pub status: Enforcement,
+    /// `socket()` of any family but AF_UNIX and AF_NETLINK, and io_uring, refused.
+    pub ip_sockets_denied: bool,
+}
+
+/// What was enforced, for the skill lifecycle event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfinementReport {
+    /// Confinement was requested at all.
+    pub enabled: bool,
+    /// `PR_SET_NO_NEW_PRIVS` set: set-uid binaries cannot raise privileges.
+    pub no_new_privs: bool,
+    /// Landlock.
+    pub landlock: LandlockReport,
+    /// seccomp.
+    pub seccomp: SeccompReport,
+    /// The child may open IP sockets.
+    pub network: bool,
+}
+
+impl ConfinementReport {
+    /// Whether every requested layer is fully enforced.
+    pub fn is_full(&self) -> bool {
+        !self.enabled
+            || (self.no_new_privs
+                && self.landlock.status == Enforcement::Full
+                && matches!(
+                    self.seccomp.status,
+                    Enforcement::Full | Enforcement::NotRequested
+                ))
+    }
+
+    fn disabled() -> Self {
+        ConfinementReport {
+            enabled: false,
+            no_new_privs: false,
+            landlock: LandlockReport {
+                status: Enforcement::NotRequested,
+                abi: None,
+                filesystem: false,
+                tcp_denied: false,
+                scoped: false,
+            },
+            seccomp: SeccompReport {
+                status: Enforcement::NotRequested,
+                ip_sockets_denied: false,
+            },
+            network: true,
+        }
+    }
+}
+
+/// Confinement prepared for one child, ready to install on its `Command`.
+#[derive(Debug)]
+pub struct Confinement {
+    report: ConfinementReport,
+    ruleset: Option<::landlock::RulesetCreated>,
+    filter: Option<seccompiler::BpfProgram>,
+}
+
+impl Confinement {
+    /// Builds the layers for `policy`, probes what this kernel enforces, and refuses when
+    /// the policy requires full enforcement and the kernel cannot give it.
+    pub fn prepare(policy: &ConfinementPolicy) -> Result<Self> {
+        if !policy.enabled {
+            return Ok(Confinement {
+                report: ConfinementReport::disabled(),
+                ruleset: None,
+                filter: None,
+            });
+        }
+        let filter = if policy.network {
+            None
+        } else {
+            Some(seccomp::ip_socket_filter()?)
+        };
+        let probe = child::probe(policy, filter.clone());
+        let ruleset = match probe.landlock.status {
+            Enforcement::Full | Enforcement::Partial => Some(landlock_rules::ruleset(policy)?),
+            Enforcement::None | Enforcement::NotRequested => None,
+        };
+        let report = probe;
+        if policy.require_full && !report.is_full() {
+            return Err(SandboxError::Confinement {
+                layer: weakest_layer(&report),
+                reason: describe(&report),
+            });
+        }
+        tracing::debug!(?report, "confinement prepared");
+        Ok(Confinement {
+            report,
+            ruleset,
+            filter,
+        })
+    }
+
+    /// What will be enforced.
+    pub fn report(&self) -> &ConfinementReport {
+        &self.report
+    }
+
+    /// Installs the confinement on a command: applied in the child just before `exec`.
+    pub fn apply_to(self, cmd: &mut std::process::Command) {
+        if !self.report.enabled {
+            return;
+        }
+        child::install(cmd, self.ruleset, self.filter, self.report.landlock.status);
+    }
+
+    /// [`Confinement::apply_to`] for a tokio command.
+    pub fn apply_to_tokio(self, cmd: &mut tokio::process::Command) {
+        self.apply_to(cmd.as_std_mut());
+    }
+}
+
+fn weakest_layer(r: &ConfinementReport) -> &'static str {
+    if !r.no_new_privs {
+        "no_new_privs"
+    } else if r.landlock.status != Enforcement::Full {
+        "landlock"
+    } else {
+        "seccomp"
+    }
+}
+
+fn describe(r: &ConfinementReport) -> String {
+    format!(
+        "no_new_privs {}, landlock {:?} (ABI {}), seccomp {:?}; full enforcement was required",
+        r.no_new_privs,
+        r.landlock.status,
+        r.landlock
+            .abi
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none".into()),
+        r.seccomp.status
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_needs_every_layer() {
+        let mut r = ConfinementReport::disabled();
+        assert!(r.is_full());
+        r.enabled = true;
+        r.no_new_privs = true;
+        r.landlock.status = Enforcement::Partial;
+        r.seccomp.status = Enforcement::Full;
+        assert!(!r.is_full());
+        assert_eq!(weakest_layer(&r), "landlock");
+        r.landlock.status = Enforcement::Full;
+        assert!(r.is_full());
+        r.seccomp.status = Enforcement::None;
+        assert!(!r.is_full());
+        assert_eq!(weakest_layer(&r), "seccomp");
+    }
+}

@@ -1,0 +1,207 @@
+//! `exec`: a program run with argv only (no shell), its cwd inside the workspace, a minimal
+//! environment, confinement, capped output, and a timeout that kills its whole process group.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use perstack_sandbox::env::{EnvSource, exec_env};
+use perstack_sandbox::{Confinement, ConfinementPolicy, Workspace};
+use rmcp::model::CallToolResult;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::BaseSkillOptions;
+use super::params::ExecParams;
+use super::result::{fail, ok, sandbox_fail};
+
+/// Default timeout, as Perstack.
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+/// `exec`.
+pub(crate) async fn exec(
+    ws: &Workspace,
+    opts: &BaseSkillOptions,
+    env_source: &(dyn EnvSource + Send + Sync),
+    p: &ExecParams,
+) -> CallToolResult {
+    let cwd = match ws.dir_path(&p.cwd) {
+        Ok(c) => c,
+        Err(e) => return sandbox_fail(&e),
+    };
+    let tmp = match PrivateTmp::create(&opts.tmp_root) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(
+                "IoError",
+                format!("cannot create a private tmp directory: {e}"),
+            );
+        }
+    };
+    let mut policy = ConfinementPolicy::new(ws.root(), Some(tmp.path.clone()))
+        .with_network(opts.exec_network)
+        .fail_closed(opts.require_full_confinement);
+    policy.enabled = opts.confine;
+    let confinement = match Confinement::prepare(&policy) {
+        Ok(c) => c,
+        Err(e) => return sandbox_fail(&e),
+    };
+    let (mut env, dropped) = exec_env(env_source, &p.env);
+    env.insert("TMPDIR".into(), tmp.path.display().to_string());
+    if !dropped.is_empty() {
+        tracing::info!(?dropped, "exec: environment variables dropped");
+    }
+    let mut cmd = tokio::process::Command::new(&p.command);
+    cmd.args(&p.args)
+        .current_dir(&cwd)
+        .env_clear()
+        .envs(&env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    confinement.apply_to_tokio(&mut cmd);
+    let timeout_ms = p.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+    run(cmd, timeout_ms, opts.max_output_bytes, p).await
+}
+
+async fn run(
+    mut cmd: tokio::process::Command,
+    timeout_ms: u64,
+    cap: usize,
+    p: &ExecParams,
+) -> CallToolResult {
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return fail("SpawnError", format!("cannot run {}: {e}", p.command)),
+    };
+    let pgid = child.id();
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        return fail("SpawnError", "child has no output pipes");
+    };
+    let work = async {
+        let (o, e, status) =
+            tokio::join!(read_capped(out, cap), read_capped(err, cap), child.wait());
+        (o, e, status)
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+        Ok((stdout, stderr, status)) => {
+            let status = match status {
+                Ok(s) => s,
+                Err(e) => return fail("ExecError", format!("waiting for {}: {e}", p.command)),
+            };
+            // Background processes left in the group must not outlive the call.
+            kill_group(pgid);
+            finish(p, status, stdout, stderr)
+        }
+        Err(_) => {
+            kill_group(pgid);
+            let _ = child.wait().await;
+            fail(
+                "Timeout",
+                format!("Command timed out after {timeout_ms}ms."),
+            )
+        }
+    }
+}
+
+fn finish(
+    p: &ExecParams,
+    status: std::process::ExitStatus,
+    stdout: Captured,
+    stderr: Captured,
+) -> CallToolResult {
+    if status.success() {
+        let mut output = String::new();
+        if p.stdout {
+            output.push_str(&stdout.text());
+        }
+        if p.stderr {
+            output.push_str(&stderr.text());
+        }
+        if output.trim().is_empty() {
+            output = "Command executed successfully, but produced no output.".to_string();
+        }
+        return ok(json!({ "output": output }));
+    }
+    let why = match status.code() {
+        Some(code) => format!("Command failed with exit code {code}: {}", p.command),
+        None => format!("Command was killed by a signal: {}", p.command),
+    };
+    let mut body = json!({ "error": why });
+    if p.stdout && !stdout.data.is_empty() {
+        body["stdout"] = json!(stdout.text());
+    }
+    if p.stderr && !stderr.data.is_empty() {
+        body["stderr"] = json!(stderr.text());
+    }
+    CallToolResult::error(vec![rmcp::model::ContentBlock::text(body.to_string())])
+}
+
+fn kill_group(pgid: Option<u32>) {
+    let Some(pid) = pgid
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    // ESRCH (group already gone) is the normal case.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+}
+
+/// Output read up to a cap; the rest is drained and counted.
+struct Captured {
+    data: Vec<u8>,
+    dropped: u64,
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.data).into_owned();
+        if self.dropped > 0 {
+            s.push_str(&format!(
+                "\n[output truncated: {} more bytes]",
+                self.dropped
+            ));
+        }
+        s
+    }
+}
+
+async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> Captured {
+    let mut data = Vec::new();
+    let mut dropped = 0u64;
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(data.len());
+                let take = n.min(room);
+                data.extend_from_slice(&buf[..take]);
+                dropped += (n - take) as u64;
+            }
+        }
+    }
+    Captured { data, dropped }
+}
+
+/// A per-call temporary directory, removed when the call ends.
+struct PrivateTmp {
+    path: PathBuf,
+}
+
+impl PrivateTmp {
+    fn create(root: &Path) -> std::io::Result<Self> {
+        let path = root.join(format!("perstack-exec-{}", perstack_core::id::new_id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(PrivateTmp { path })
+    }
+}
+
+impl Drop for PrivateTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
