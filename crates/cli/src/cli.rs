@@ -33,12 +33,49 @@ pub enum Command {
         #[arg(value_enum)]
         kind: SchemaArg,
     },
+    /// Serve a built-in skill to any MCP client.
+    #[command(subcommand)]
+    Skill(SkillCommand),
     /// Print a shell completion script (e.g. `perstack completions bash > /etc/bash_completion.d/perstack`).
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: ShellArg,
     },
+}
+
+/// `perstack skill ...`.
+#[derive(Debug, Subcommand)]
+pub enum SkillCommand {
+    /// Serve the base skill (Perstack's 16 file, exec and todo tools) as an MCP server on
+    /// stdio, confined to a workspace. Only MCP messages are written to stdout.
+    #[command(
+        after_help = "Example MCP client config:\n  {\"command\": \"perstack\", \"args\": [\"skill\", \"base\", \"--workspace\", \"/work\"]}"
+    )]
+    Base(BaseSkillArgs),
+}
+
+/// `perstack skill base`.
+#[derive(Debug, Args)]
+pub struct BaseSkillArgs {
+    /// Workspace the tools may read and write; `perstack/` inside it stays invisible.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// Run `exec` children without no_new_privs, Landlock and seccomp (not recommended).
+    #[arg(long)]
+    pub no_confine: bool,
+    /// Let `exec` children open network sockets.
+    #[arg(long)]
+    pub exec_network: bool,
+    /// Refuse `exec` unless every confinement layer is fully enforced by this kernel.
+    #[arg(long, conflicts_with = "no_confine")]
+    pub require_full_confinement: bool,
+    /// Workspace size limit in bytes; writes past it fail with an error naming the limit.
+    #[arg(long, value_name = "BYTES")]
+    pub max_workspace_bytes: Option<u64>,
+    /// Workspace entry-count limit (files, folders, links).
+    #[arg(long, value_name = "N")]
+    pub max_workspace_files: Option<u64>,
 }
 
 /// `perstack validate`.

@@ -173,3 +173,63 @@ fn run_checks_its_inputs_and_keeps_stdout_for_events() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid --reasoning-budget"));
 }
+
+#[test]
+fn skill_base_serves_mcp_on_stdio() {
+    use std::io::{BufRead, BufReader, Write};
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("hello.txt"), "hi there").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_perstack"))
+        .args(["skill", "base", "--workspace"])
+        .arg(ws.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let requests = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"cli-test","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"readTextFile","arguments":{"path":"hello.txt"}}}"#,
+    ];
+    for r in requests {
+        writeln!(stdin, "{r}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut by_id = std::collections::HashMap::new();
+    while by_id.len() < 3 {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("MCP response");
+        let v: serde_json::Value =
+            serde_json::from_str(&line).expect("stdout carries JSON-RPC only");
+        if let Some(id) = v.get("id").and_then(serde_json::Value::as_u64) {
+            by_id.insert(id, v);
+        }
+    }
+    drop(stdin);
+    let tools = by_id[&2]["result"]["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 16);
+    let read = by_id[&3]["result"].to_string();
+    assert!(read.contains("hi there"), "{read}");
+    child.kill().ok();
+    child.wait().unwrap();
+}
+
+#[test]
+fn skill_base_refuses_a_missing_workspace() {
+    let out = perstack(&["skill", "base", "--workspace", "/nonexistent/ws"], root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a folder"));
+}

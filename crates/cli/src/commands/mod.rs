@@ -3,4 +3,5 @@
 pub mod completions;
 pub mod run;
 pub mod schema;
+pub mod skill;
 pub mod validate;
