@@ -15,7 +15,7 @@ pub fn run(root: &Path, install: bool, extra: &[String]) -> Result<()> {
     let status = Command::new(cargo)
         .current_dir(root)
         .env("PERSTACK_TOOLS_DIR", peers::tools_dir(root))
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace"])
         .args(extra)
         .args(["--", "--include-ignored"])
         .status()?;
