@@ -186,7 +186,13 @@ mod tests {
     fn statuses_serialize_as_perstack_names() {
         let names: Vec<String> = CheckpointStatus::ALL
             .iter()
-            .map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_string())
+            .map(|s| {
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(
             names,
@@ -204,7 +210,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            CheckpointStatus::ALL.iter().filter(|s| s.is_perstack_status()).count(),
+            CheckpointStatus::ALL
+                .iter()
+                .filter(|s| s.is_perstack_status())
+                .count(),
             7
         );
     }

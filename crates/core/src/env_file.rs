@@ -82,7 +82,9 @@ pub fn parse_env(path: &Path, text: &str) -> Result<Vec<(String, String)>, CoreE
         };
         let key = key.trim();
         if key.is_empty()
-            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
             || key.starts_with(|c: char| c.is_ascii_digit())
         {
             return Err(err(format!(
@@ -180,7 +182,10 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let e = parse_env(Path::new(".env"), "A=1\nnot a pair\n").unwrap_err();
-        assert_eq!(e.to_string(), ".env:2: expected KEY=VALUE, found \"not a pair\"");
+        assert_eq!(
+            e.to_string(),
+            ".env:2: expected KEY=VALUE, found \"not a pair\""
+        );
         let e = parse_env(Path::new(".env"), "A=\"open\n").unwrap_err();
         assert_eq!(e.to_string(), ".env:1: unterminated double quote");
     }

@@ -36,7 +36,9 @@ impl ExpertKey {
                     .split_once('/')
                     .ok_or_else(|| invalid("a scoped key needs the form @scope/name"))?;
                 if !is_word(scope, true) {
-                    return Err(invalid("the scope must be lowercase letters, digits, '_', '.', '-'"));
+                    return Err(invalid(
+                        "the scope must be lowercase letters, digits, '_', '.', '-'",
+                    ));
                 }
                 (Some(scope), rest)
             }
@@ -55,7 +57,11 @@ impl ExpertKey {
             None => (None, None),
             Some(s) if is_semver(s) => (Some(s.to_string()), None),
             Some(s) if is_word(s, true) => (None, Some(s.to_string())),
-            Some(_) => return Err(invalid("the part after '@' must be a semantic version or a tag")),
+            Some(_) => {
+                return Err(invalid(
+                    "the part after '@' must be a semantic version or a tag",
+                ));
+            }
         };
         let name = match scope {
             Some(scope) => format!("@{scope}/{name}"),
@@ -88,7 +94,11 @@ fn is_word(s: &str, allow_dot: bool) -> bool {
         _ => return false,
     }
     chars.all(|c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || (allow_dot && c == '.')
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == '_'
+            || c == '-'
+            || (allow_dot && c == '.')
     })
 }
 
@@ -138,7 +148,10 @@ mod tests {
         assert_eq!(k.tag, None);
         assert_eq!(k.short_name(), "writer");
         let k = ExpertKey::parse("writer@latest").unwrap();
-        assert_eq!((k.name.as_str(), k.tag.as_deref()), ("writer", Some("latest")));
+        assert_eq!(
+            (k.name.as_str(), k.tag.as_deref()),
+            ("writer", Some("latest"))
+        );
         let k = ExpertKey::parse("my-expert").unwrap();
         assert_eq!((k.version, k.tag), (None, None));
     }

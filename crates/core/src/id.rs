@@ -43,8 +43,7 @@ fn fallback_fill(bytes: &mut [u8; LEN]) {
 pub fn is_valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -58,7 +57,10 @@ mod tests {
         let b = new_id();
         assert_eq!(a.len(), 24);
         assert!(a.as_bytes()[0].is_ascii_lowercase());
-        assert!(a.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
         assert_ne!(a, b);
         assert!(is_valid_id(&a));
     }

@@ -25,8 +25,8 @@ pub use error::CoreError;
 pub use expert_key::ExpertKey;
 pub use job::{Job, JobStatus};
 pub use message::{
-    BinaryPart, ExpertPart, FileInlinePart, ImageInlinePart, Message, MessagePart, TextPart, ThinkingPart, ToolCallPart,
-    ToolResultContent, ToolResultPart, UrlPart, UserPart,
+    BinaryPart, ExpertPart, FileInlinePart, ImageInlinePart, InstructionPart, Message, MessagePart,
+    TextPart, ThinkingPart, ToolCallPart, ToolResultContent, ToolResultPart, UrlPart, UserPart,
 };
 pub use step::Step;
 pub use tool::{ToolCall, ToolDefinition, ToolResult};

@@ -136,6 +136,15 @@ pub struct ToolResultPart {
     pub is_error: Option<bool>,
 }
 
+/// Parts allowed in an instruction message (text only, tagged like every part).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum InstructionPart {
+    /// Text.
+    #[serde(rename = "textPart")]
+    Text(TextPart),
+}
+
 /// Parts allowed in a user message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
@@ -224,7 +233,7 @@ pub enum Message {
         /// Message id.
         id: String,
         /// Text of the instruction.
-        contents: Vec<TextPart>,
+        contents: Vec<InstructionPart>,
         /// Prompt-caching hint.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache: Option<bool>,
@@ -269,7 +278,7 @@ impl Message {
     pub fn instruction(text: impl Into<String>) -> Self {
         Message::InstructionMessage {
             id: new_id(),
-            contents: vec![TextPart::new(text)],
+            contents: vec![InstructionPart::Text(TextPart::new(text))],
             cache: None,
         }
     }
@@ -316,7 +325,9 @@ impl Message {
         let mut texts: Vec<&str> = Vec::new();
         match self {
             Message::InstructionMessage { contents, .. } => {
-                texts.extend(contents.iter().map(|p| p.text.as_str()));
+                for InstructionPart::Text(t) in contents {
+                    texts.push(&t.text);
+                }
             }
             Message::UserMessage { contents, .. } => {
                 for part in contents {

@@ -65,16 +65,25 @@ static PATTERNS: LazyLock<Vec<(SecretKind, Regex)>> = LazyLock::new(|| {
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
         ),
         (SecretKind::AnthropicKey, r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
-        (SecretKind::OpenAiKey, r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}"),
+        (
+            SecretKind::OpenAiKey,
+            r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}",
+        ),
         (SecretKind::GoogleKey, r"\bAIza[0-9A-Za-z_\-]{35}"),
         (SecretKind::AwsAccessKey, r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-        (SecretKind::GithubToken, r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
+        (
+            SecretKind::GithubToken,
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+        ),
         (SecretKind::SlackToken, r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
         (
             SecretKind::Jwt,
             r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
         ),
-        (SecretKind::BearerToken, r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}"),
+        (
+            SecretKind::BearerToken,
+            r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}",
+        ),
     ];
     raw.into_iter()
         .filter_map(|(k, p)| Regex::new(p).ok().map(|r| (k, r)))
@@ -87,8 +96,14 @@ pub fn find_secrets(text: &str) -> Vec<SecretMatch> {
     for (kind, re) in PATTERNS.iter() {
         for m in re.find_iter(text) {
             let r = m.range();
-            if !found.iter().any(|f| f.range.start < r.end && r.start < f.range.end) {
-                found.push(SecretMatch { kind: *kind, range: r });
+            if !found
+                .iter()
+                .any(|f| f.range.start < r.end && r.start < f.range.end)
+            {
+                found.push(SecretMatch {
+                    kind: *kind,
+                    range: r,
+                });
             }
         }
     }
@@ -123,13 +138,25 @@ mod tests {
     #[test]
     fn recognises_each_kind() {
         let cases = [
-            ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345", SecretKind::AnthropicKey),
+            (
+                "key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345",
+                SecretKind::AnthropicKey,
+            ),
             ("sk-proj-abcdefghijklmnopqrstuvwxyz", SecretKind::OpenAiKey),
-            ("AIzaSyA1234567890abcdefghijklmnopqrstuv", SecretKind::GoogleKey),
+            (
+                "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+                SecretKind::GoogleKey,
+            ),
             ("AKIAIOSFODNN7EXAMPLE", SecretKind::AwsAccessKey),
-            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", SecretKind::GithubToken),
+            (
+                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                SecretKind::GithubToken,
+            ),
             ("xoxb-1234567890-abcdef", SecretKind::SlackToken),
-            ("Authorization: Bearer abcdefghijklmnop1234", SecretKind::BearerToken),
+            (
+                "Authorization: Bearer abcdefghijklmnop1234",
+                SecretKind::BearerToken,
+            ),
             (
                 "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
                 SecretKind::PrivateKey,

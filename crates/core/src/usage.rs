@@ -19,10 +19,11 @@ pub struct Usage {
     pub cached_input_tokens: u64,
 }
 
-impl Usage {
+impl std::ops::Add for Usage {
+    type Output = Usage;
+
     /// Field-wise saturating sum, used to accumulate step usage into run and job usage.
-    #[must_use]
-    pub fn add(self, other: Usage) -> Usage {
+    fn add(self, other: Usage) -> Usage {
         Usage {
             input_tokens: self.input_tokens.saturating_add(other.input_tokens),
             output_tokens: self.output_tokens.saturating_add(other.output_tokens),
@@ -37,7 +38,7 @@ impl Usage {
 
 impl std::ops::AddAssign for Usage {
     fn add_assign(&mut self, rhs: Usage) {
-        *self = self.add(rhs);
+        *self = *self + rhs;
     }
 }
 

@@ -179,13 +179,18 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     if let Some(exact) = candidates.iter().find(|c| norm(c) == w) {
         return Some(exact);
     }
-    let limit = (word.chars().count() / 3).max(1).min(3);
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(&w, &norm(c)), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let mut best: Option<(f64, &'a str)> = None;
+    for c in candidates {
+        let nc = norm(c);
+        let close = strsim::damerau_levenshtein(&w, &nc) <= limit
+            || (w.len() >= 4 && (nc.starts_with(&w) || w.starts_with(&nc)));
+        let score = strsim::jaro_winkler(&w, &nc);
+        if (close || score >= 0.88) && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 #[cfg(test)]
@@ -211,5 +216,12 @@ mod tests {
         assert_eq!(did_you_mean("package_name", &keys), Some("packageName"));
         assert_eq!(did_you_mean("required-env", &keys), Some("requiredEnv"));
         assert_eq!(did_you_mean("zzzzzz", &keys), None);
+        assert_eq!(did_you_mean("argv", &keys), Some("args"));
+        let types = ["mcpStdioSkill", "mcpSseSkill", "interactiveSkill"];
+        assert_eq!(did_you_mean("mcpStdio", &types), Some("mcpStdioSkill"));
+        assert_eq!(
+            did_you_mean("readFile", &["readTextFile", "moveFile"]),
+            Some("readTextFile")
+        );
     }
 }

@@ -82,7 +82,10 @@ pub fn load_config(path: &Path) -> Result<LoadedConfig, CoreError> {
 
 /// Validates config text. `file` names the file in diagnostics. On success returns the model
 /// and its warnings; on failure every diagnostic found (errors first, in file order).
-pub fn parse_config(file: &str, text: &str) -> Result<(PerstackConfig, Vec<Diagnostic>), Diagnostics> {
+pub fn parse_config(
+    file: &str,
+    text: &str,
+) -> Result<(PerstackConfig, Vec<Diagnostic>), Diagnostics> {
     let (value, map) = SourceMap::parse(file, text).map_err(|d| Diagnostics(vec![d]))?;
     let schema = config_json_schema();
     let mut diags = schema_check::check(&schema, &value, &map);

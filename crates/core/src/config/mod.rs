@@ -7,6 +7,9 @@ mod model;
 mod schema_check;
 mod source;
 
+#[cfg(test)]
+mod roundtrip_tests;
+
 pub use diagnostic::{Diagnostic, Diagnostics, KeyPath, Seg, Severity, did_you_mean};
 pub use load::{CONFIG_FILE_NAME, LoadedConfig, find_config, load_config, parse_config};
 pub use model::*;

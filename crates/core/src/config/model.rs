@@ -208,7 +208,10 @@ impl std::str::FromStr for ProviderName {
             .find(|p| p.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = ProviderName::ALL.iter().map(|p| p.as_str()).collect();
-                format!("unknown provider \"{s}\" (expected one of: {})", names.join(", "))
+                format!(
+                    "unknown provider \"{s}\" (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -77,9 +77,7 @@ impl<'a> Checker<'a> {
             let Some(r) = schema.get("$ref").and_then(Value::as_str) else {
                 return schema;
             };
-            let target = r
-                .strip_prefix('#')
-                .and_then(|ptr| self.root.pointer(ptr));
+            let target = r.strip_prefix('#').and_then(|ptr| self.root.pointer(ptr));
             match target {
                 Some(t) => schema = t,
                 None => return schema,
@@ -130,10 +128,11 @@ impl<'a> Checker<'a> {
                 Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
                 Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_) => vec![],
             };
-            let types: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
+            // TOML has no null, so a `null`-only branch (an absent Option) never matches.
             if !types.is_empty() && !types.iter().any(|t| type_matches(t, value)) {
                 let wanted: Vec<String> = types
                     .iter()
+                    .filter(|t| **t != "null")
                     .map(|t| article(json_type_to_toml(t)))
                     .collect();
                 self.error_at_value(
@@ -182,12 +181,26 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_table(&mut self, obj: &'a Map<String, Value>, table: &Map<String, Value>, path: &KeyPath) {
+    fn check_table(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        table: &Map<String, Value>,
+        path: &KeyPath,
+    ) {
         let props = obj.get("properties").and_then(Value::as_object);
         let additional = obj.get("additionalProperties");
+        let known: Vec<&str> = props
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        // A misspelt required key is reported once, as the unknown key with its suggestion.
+        let suggested: Vec<&str> = table
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .filter_map(|k| did_you_mean(k, &known))
+            .collect();
         if let Some(required) = obj.get("required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
-                if !table.contains_key(key) {
+                if !table.contains_key(key) && !suggested.contains(&key) {
                     let d = self.map.diag_at_key(
                         Severity::Error,
                         path,
@@ -205,9 +218,6 @@ impl<'a> Checker<'a> {
             }
             match additional {
                 Some(Value::Bool(false)) => {
-                    let known: Vec<&str> = props
-                        .map(|p| p.keys().map(String::as_str).collect())
-                        .unwrap_or_default();
                     let hint = match did_you_mean(key, &known) {
                         Some(s) => format!(" (did you mean \"{s}\"?)"),
                         None => format!("; allowed keys: {}", known.join(", ")),
@@ -255,6 +265,17 @@ impl<'a> Checker<'a> {
             self.check_tagged(branches, &tags, value, path);
             return;
         }
+        // A union of constants is an enum with documented variants.
+        let consts: Option<Vec<Value>> = branches
+            .iter()
+            .map(|b| self.resolve(b).get("const").cloned())
+            .collect();
+        if let Some(consts) = consts {
+            if !consts.contains(value) {
+                self.enum_error(&consts, value, path);
+            }
+            return;
+        }
         // Untagged: the first branch that accepts the value wins.
         let mut attempts = Vec::new();
         for b in branches {
@@ -285,7 +306,11 @@ impl<'a> Checker<'a> {
         let descs: Vec<String> = branches.iter().filter_map(|b| self.describe(b)).collect();
         self.error_at_value(
             path,
-            format!("expected {}, found {}", descs.join(" or "), article(toml_type(value))),
+            format!(
+                "expected {}, found {}",
+                descs.join(" or "),
+                article(toml_type(value))
+            ),
         );
     }
 
@@ -294,7 +319,11 @@ impl<'a> Checker<'a> {
         if let Some(c) = b.get("const") {
             return toml_type(c) == toml_type(value);
         }
-        if let Some(sub) = b.get("oneOf").or_else(|| b.get("anyOf")).and_then(Value::as_array) {
+        if let Some(sub) = b
+            .get("oneOf")
+            .or_else(|| b.get("anyOf"))
+            .and_then(Value::as_array)
+        {
             return sub.iter().any(|s| self.accepts_type(s, value));
         }
         match b.get("type") {
@@ -303,11 +332,10 @@ impl<'a> Checker<'a> {
                 .iter()
                 .filter_map(Value::as_str)
                 .any(|t| type_matches(t, value)),
-            Some(Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_)) | None => {
-                b.get("enum")
-                    .and_then(Value::as_array)
-                    .is_some_and(|e| e.iter().any(|o| toml_type(o) == toml_type(value)))
-            }
+            Some(Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_)) | None => b
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|e| e.iter().any(|o| toml_type(o) == toml_type(value))),
         }
     }
 
@@ -323,9 +351,18 @@ impl<'a> Checker<'a> {
             let list: Vec<String> = opts.iter().map(Value::to_string).collect();
             return Some(format!("one of {}", list.join(", ")));
         }
-        if let Some(sub) = b.get("oneOf").or_else(|| b.get("anyOf")).and_then(Value::as_array) {
-            let consts: Vec<String> = sub.iter().filter_map(|s| self.describe(s)).collect();
-            return Some(format!("one of {}", consts.join(", ")));
+        if let Some(sub) = b
+            .get("oneOf")
+            .or_else(|| b.get("anyOf"))
+            .and_then(Value::as_array)
+        {
+            let all_consts = sub.iter().all(|s| self.resolve(s).get("const").is_some());
+            let descs: Vec<String> = sub.iter().filter_map(|s| self.describe(s)).collect();
+            return Some(if all_consts {
+                format!("one of {}", descs.join(", "))
+            } else {
+                descs.join(" or ")
+            });
         }
         let t = b.get("type").and_then(Value::as_str)?;
         if t == "integer" && b.get("minimum").and_then(Value::as_f64) == Some(0.0) {
@@ -334,7 +371,13 @@ impl<'a> Checker<'a> {
         Some(article(json_type_to_toml(t)))
     }
 
-    fn check_tagged(&mut self, branches: &'a [Value], tags: &[&str], value: &Value, path: &KeyPath) {
+    fn check_tagged(
+        &mut self,
+        branches: &'a [Value],
+        tags: &[&str],
+        value: &Value,
+        path: &KeyPath,
+    ) {
         let Some(table) = value.as_object() else {
             self.error_at_value(
                 path,
@@ -348,7 +391,10 @@ impl<'a> Checker<'a> {
                 Severity::Error,
                 path,
                 path,
-                format!("missing required key \"type\" (one of {})", quoted.join(", ")),
+                format!(
+                    "missing required key \"type\" (one of {})",
+                    quoted.join(", ")
+                ),
             );
             self.out.push(d);
             return;

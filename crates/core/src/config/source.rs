@@ -184,7 +184,13 @@ impl SourceMap {
         self.make(severity, path, offset, message)
     }
 
-    fn make(&self, severity: Severity, path: &KeyPath, offset: usize, message: String) -> Diagnostic {
+    fn make(
+        &self,
+        severity: Severity,
+        path: &KeyPath,
+        offset: usize,
+        message: String,
+    ) -> Diagnostic {
         let (line, column) = self.line_col(offset);
         Diagnostic {
             severity,

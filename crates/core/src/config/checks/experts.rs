@@ -63,7 +63,9 @@ fn check_delegates(
     path: &KeyPath,
     sink: &mut Sink<'_>,
 ) {
-    let Some(delegates) = &expert.delegates else { return };
+    let Some(delegates) = &expert.delegates else {
+        return;
+    };
     let defined: Vec<&str> = config.experts.keys().map(String::as_str).collect();
     let mut seen: Vec<&str> = Vec::new();
     for (i, d) in delegates.iter().enumerate() {

@@ -20,7 +20,9 @@ pub(crate) struct Sink<'a> {
 impl Sink<'_> {
     /// An error located at the value of `path`.
     pub fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
-        let d = self.map.diag_at_value(Severity::Error, path, message.into());
+        let d = self
+            .map
+            .diag_at_value(Severity::Error, path, message.into());
         self.out.push(d);
     }
 
@@ -34,7 +36,9 @@ impl Sink<'_> {
 
     /// A warning located at the value of `path`.
     pub fn warn(&mut self, path: &KeyPath, message: impl Into<String>) {
-        let d = self.map.diag_at_value(Severity::Warning, path, message.into());
+        let d = self
+            .map
+            .diag_at_value(Severity::Warning, path, message.into());
         self.out.push(d);
     }
 

@@ -60,7 +60,10 @@ fn check_remote(s: &RemoteSkill, path: &KeyPath, sink: &mut Sink<'_>) {
 
 fn check_interactive(s: &InteractiveSkill, path: &KeyPath, sink: &mut Sink<'_>) {
     if s.tools.is_empty() {
-        sink.error(&path.field("tools"), "an interactive skill needs at least one tool");
+        sink.error(
+            &path.field("tools"),
+            "an interactive skill needs at least one tool",
+        );
     }
     for (tool, def) in &s.tools {
         let tpath = path.field("tools").key(tool);
@@ -131,7 +134,9 @@ pub(crate) fn domain_pattern_problem(pattern: &str) -> Option<String> {
         ));
     }
     if !host.contains('.') && pattern.starts_with("*.") {
-        return Some(format!("\"{pattern}\" would match a whole top-level domain; name a registrable domain"));
+        return Some(format!(
+            "\"{pattern}\" would match a whole top-level domain; name a registrable domain"
+        ));
     }
     None
 }
@@ -146,7 +151,8 @@ fn is_env_name(s: &str) -> bool {
 pub(crate) fn is_tool_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -168,8 +174,20 @@ mod tests {
     #[test]
     fn input_schemas() {
         assert_eq!(input_schema_problem(r#"{"type":"object"}"#), None);
-        assert!(input_schema_problem("{").unwrap().contains("not valid JSON"));
-        assert!(input_schema_problem(r#"{"type":"objekt"}"#).unwrap().contains("not a valid JSON Schema"));
-        assert!(input_schema_problem(r#"{"type":"string"}"#).unwrap().contains("must describe an object"));
+        assert!(
+            input_schema_problem("{")
+                .unwrap()
+                .contains("not valid JSON")
+        );
+        assert!(
+            input_schema_problem(r#"{"type":"objekt"}"#)
+                .unwrap()
+                .contains("not a valid JSON Schema")
+        );
+        assert!(
+            input_schema_problem(r#"{"type":"string"}"#)
+                .unwrap()
+                .contains("must describe an object")
+        );
     }
 }

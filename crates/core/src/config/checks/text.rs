@@ -40,8 +40,12 @@ pub(crate) fn check_provider_setting(config: &PerstackConfig, root: &KeyPath, si
             "ignored: the base skill is built in and served in-process",
         );
     }
-    let Some(provider) = &config.provider else { return };
-    let Some(setting) = &provider.setting else { return };
+    let Some(provider) = &config.provider else {
+        return;
+    };
+    let Some(setting) = &provider.setting else {
+        return;
+    };
     let spath = root.field("provider").field("setting");
     let value = serde_json::to_value(setting).unwrap_or_default();
     let allowed = provider.provider_name.setting_keys();
@@ -101,7 +105,10 @@ pub(crate) fn check_expert(expert: &ExpertConfig, path: &KeyPath, sink: &mut Sin
     for (field, present) in [
         ("providerTools", expert.provider_tools.is_some()),
         ("providerSkills", expert.provider_skills.is_some()),
-        ("providerToolOptions", expert.provider_tool_options.is_some()),
+        (
+            "providerToolOptions",
+            expert.provider_tool_options.is_some(),
+        ),
     ] {
         if present {
             sink.warn(
@@ -118,7 +125,9 @@ pub(crate) fn check_expert(expert: &ExpertConfig, path: &KeyPath, sink: &mut Sin
             if n > MAX_DESCRIPTION_CHARS {
                 sink.warn(
                     &spath.field("rule"),
-                    format!("rule is {n} characters, over Perstack's limit of {MAX_DESCRIPTION_CHARS}"),
+                    format!(
+                        "rule is {n} characters, over Perstack's limit of {MAX_DESCRIPTION_CHARS}"
+                    ),
                 );
             }
         }

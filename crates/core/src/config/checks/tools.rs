@@ -51,7 +51,12 @@ pub(crate) fn check_collisions(
     match &expert.skills {
         None => {
             for t in BASE_SKILL_TOOLS {
-                add(t.to_string(), Origin::Skill(BASE_SKILL_NAME.to_string()), path, sink);
+                add(
+                    t.to_string(),
+                    Origin::Skill(BASE_SKILL_NAME.to_string()),
+                    path,
+                    sink,
+                );
             }
         }
         Some(skills) => {
@@ -71,11 +76,16 @@ pub(crate) fn check_collisions(
             }
         }
     }
+    let mut seen: Vec<&str> = Vec::new();
     for (i, d) in expert.delegates.iter().flatten().enumerate() {
-        if !config.experts.contains_key(d) {
-            continue; // reported by the delegate check
+        // Unknown and repeated delegates are reported by the delegate check.
+        if !config.experts.contains_key(d) || seen.contains(&d.as_str()) {
+            continue;
         }
-        let Ok(key) = ExpertKey::parse(d) else { continue };
+        seen.push(d);
+        let Ok(key) = ExpertKey::parse(d) else {
+            continue;
+        };
         let tool = key.short_name().to_string();
         let dpath = path.field("delegates").index(i);
         if !is_tool_name(&tool) {

@@ -43,8 +43,12 @@ pub(crate) fn check_top_level(config: &PerstackConfig, root: &KeyPath, sink: &mu
     {
         sink.error(&root.field("perstackApiBaseUrl"), p);
     }
-    let Some(provider) = &config.provider else { return };
-    let Some(setting) = &provider.setting else { return };
+    let Some(provider) = &config.provider else {
+        return;
+    };
+    let Some(setting) = &provider.setting else {
+        return;
+    };
     let setting_path = root.field("provider").field("setting");
     if let Some(url) = &setting.base_url
         && let Some(p) = url_problem(url, provider.provider_name.base_url_requires_https())

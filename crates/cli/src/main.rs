@@ -1,0 +1,45 @@
+//! The `perstack` command. Argument parsing and output only; the work happens in the crates.
+
+mod cli;
+mod commands;
+mod config_path;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes documented in `perstack run --help`.
+pub mod exit {
+    /// Completed.
+    pub const OK: u8 = 0;
+    /// Runtime error.
+    pub const ERROR: u8 = 1;
+    /// Usage or configuration error.
+    pub const USAGE: u8 = 2;
+}
+
+fn init_logging(verbose: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PERSTACK_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "warn" })
+    });
+    // stdout belongs to events; logs always go to stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = matches!(&cli.command, Command::Run(a) if a.verbose);
+    init_logging(verbose);
+    let code = match cli.command {
+        Command::Run(args) => commands::run::run(&args),
+        Command::Validate(args) => commands::validate::run(&args),
+        Command::Schema { kind } => commands::schema::run(kind),
+        Command::Completions { shell } => commands::completions::run(shell),
+    };
+    ExitCode::from(code)
+}

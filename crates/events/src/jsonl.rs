@@ -1,0 +1,123 @@
+//! JSON Lines: one event per line.
+
+use std::io::{BufRead, Write};
+
+use crate::EventsError;
+use crate::event::Event;
+
+/// Writes events as JSON Lines, flushing after every line so a reader (or a crash) never sees
+/// a partial event sitting in a buffer.
+#[derive(Debug)]
+pub struct JsonlWriter<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// Wraps a sink.
+    pub fn new(out: W) -> Self {
+        JsonlWriter {
+            out,
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Writes one event as one line and flushes.
+    pub fn write(&mut self, event: &Event) -> Result<(), EventsError> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, event)
+            .map_err(|e| EventsError::Write(std::io::Error::other(e)))?;
+        self.line.push(b'\n');
+        // One write call per line keeps lines whole when several writers share a pipe.
+        self.out.write_all(&self.line).map_err(EventsError::Write)?;
+        self.out.flush().map_err(EventsError::Write)
+    }
+
+    /// Gives back the sink.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// One item read from a log.
+#[derive(Debug)]
+pub enum ReadItem {
+    /// A valid event.
+    Event(Event),
+    /// A complete line that is not a valid event (the reader goes on).
+    Invalid(EventsError),
+    /// The last line has no newline and does not parse: a write was cut off. It is reported
+    /// once, at the end, and is not an error for the lines before it.
+    TornTail {
+        /// 1-based line number.
+        line: usize,
+        /// Bytes in the torn line.
+        bytes: usize,
+    },
+}
+
+/// Reads JSON Lines events.
+#[derive(Debug)]
+pub struct JsonlReader<R: BufRead> {
+    input: R,
+    line_no: usize,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> JsonlReader<R> {
+    /// Wraps a source.
+    pub fn new(input: R) -> Self {
+        JsonlReader {
+            input,
+            line_no: 0,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlReader<R> {
+    type Item = ReadItem;
+
+    fn next(&mut self) -> Option<ReadItem> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.buf.clear();
+            let n = match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.done = true;
+                    return Some(ReadItem::Invalid(EventsError::Read(e)));
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                return None;
+            }
+            self.line_no += 1;
+            let complete = self.buf.last() == Some(&b'\n');
+            let text = String::from_utf8_lossy(&self.buf);
+            let trimmed = text.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            return Some(match serde_json::from_str::<Event>(trimmed) {
+                Ok(ev) => ReadItem::Event(ev),
+                Err(_) if !complete => {
+                    self.done = true;
+                    ReadItem::TornTail {
+                        line: self.line_no,
+                        bytes: n,
+                    }
+                }
+                Err(e) => ReadItem::Invalid(EventsError::InvalidLine {
+                    line: self.line_no,
+                    message: e.to_string(),
+                }),
+            });
+        }
+    }
+}

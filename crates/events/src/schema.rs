@@ -1,0 +1,62 @@
+//! JSON Schemas of the wire formats, generated from the Rust types.
+
+use serde_json::Value;
+
+use crate::event::EventSchema;
+
+/// The wire formats that have a published schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// One line of the event stream.
+    Events,
+    /// `perstack.toml`.
+    Config,
+    /// A checkpoint file.
+    Checkpoint,
+}
+
+impl SchemaKind {
+    /// Every kind.
+    pub const ALL: [SchemaKind; 3] = [
+        SchemaKind::Events,
+        SchemaKind::Config,
+        SchemaKind::Checkpoint,
+    ];
+
+    /// Name used on the command line and as the file stem under `docs/schema/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemaKind::Events => "events",
+            SchemaKind::Config => "config",
+            SchemaKind::Checkpoint => "checkpoint",
+        }
+    }
+}
+
+/// The JSON Schema of `kind`, pretty-printable.
+pub fn json_schema(kind: SchemaKind) -> Value {
+    let mut schema = match kind {
+        SchemaKind::Events => to_value(schemars::schema_for!(EventSchema)),
+        SchemaKind::Config => perstack_core::config::config_json_schema(),
+        SchemaKind::Checkpoint => to_value(schemars::schema_for!(perstack_core::Checkpoint)),
+    };
+    if let Some(obj) = schema.as_object_mut() {
+        let title = match kind {
+            SchemaKind::Events => "perstack event (one JSON Lines record)",
+            SchemaKind::Config => "perstack.toml",
+            SchemaKind::Checkpoint => "perstack checkpoint",
+        };
+        obj.insert("title".into(), Value::String(title.into()));
+        if kind == SchemaKind::Events {
+            obj.insert(
+                "x-event-schema-version".into(),
+                Value::String(crate::EVENT_SCHEMA_VERSION.into()),
+            );
+        }
+    }
+    schema
+}
+
+fn to_value(schema: schemars::Schema) -> Value {
+    serde_json::to_value(schema).unwrap_or_default()
+}

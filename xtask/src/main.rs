@@ -1,0 +1,59 @@
+//! `cargo xtask <task>`: project automation that needs more than cargo.
+
+mod peers;
+mod schema;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "perstack project automation")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Regenerate docs/schema/*.json from the Rust types (review the diff before committing).
+    Schema {
+        /// Only check that the files are current; exit 1 if not.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Install the real peers listed in xtask/peers.toml into .tools/ and run the whole test
+    /// suite, including the peer tests that plain `cargo test` skips.
+    Test {
+        /// Skip installing peers (use what is already in .tools/).
+        #[arg(long)]
+        no_install: bool,
+        /// Extra arguments for cargo test (after --).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Install the real peers into .tools/ only.
+    Peers,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    match cli.task {
+        Task::Schema { check } => schema::run(&root, check),
+        Task::Test {
+            no_install,
+            cargo_args,
+        } => test::run(&root, !no_install, &cargo_args),
+        Task::Peers => peers::install(&root),
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> Result<std::path::PathBuf> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("xtask has no parent folder"))
+}
