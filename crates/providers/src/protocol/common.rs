@@ -1,6 +1,7 @@
 //! Helpers shared by the wire protocols.
 
 use perstack_core::config::ProviderName;
+use perstack_core::message::InstructionPart;
 use perstack_core::{Message, ToolResultContent, ToolResultPart};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,7 +32,9 @@ pub(crate) fn system_prompt(req: &GenerationRequest) -> Option<(String, bool)> {
             texts.extend(
                 contents
                     .iter()
-                    .map(|p| p.text.as_str())
+                    .map(|p| match p {
+                        InstructionPart::Text(t) => t.text.as_str(),
+                    })
                     .filter(|t| !t.is_empty()),
             );
             cache |= c.unwrap_or(false);
