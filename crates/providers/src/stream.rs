@@ -280,6 +280,8 @@ impl GenerationStream {
             }
             None => {
                 tracing::debug!(%provider, error = %error, "generation failed");
+                // Events decoded just before the failure are not handed out after it.
+                self.assembler = Assembler::default();
                 self.phase = Phase::Failed(error.clone());
                 Some(error)
             }
