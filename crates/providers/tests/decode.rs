@@ -1,6 +1,8 @@
 //! Decoding recorded provider streams: every delta shape, chunk boundaries anywhere, and
 //! streams that end badly.
 
+#![allow(clippy::unwrap_used, clippy::wildcard_enum_match_arm)] // test helpers outside #[test] fns
+
 mod support;
 
 use perstack_core::ExpertPart;

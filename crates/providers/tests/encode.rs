@@ -1,5 +1,7 @@
 //! What each provider puts on the wire, as received by the scripted server.
 
+#![allow(clippy::unwrap_used, clippy::wildcard_enum_match_arm)] // test helpers outside #[test] fns
+
 mod support;
 
 use perstack_core::config::{ReasoningBudget, ReasoningLevel};

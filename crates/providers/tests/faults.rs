@@ -1,6 +1,8 @@
 //! The fault matrix over real HTTP: statuses, retry headers, dropped, stalled, truncated and
 //! malformed streams, timeouts — each must end in the right typed error or a retry.
 
+#![allow(clippy::unwrap_used, clippy::wildcard_enum_match_arm)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! the llmock peer launcher.
 
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: failing loudly is the point
 
 pub mod llmock;
 
