@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: failing loudly is the point
 
+pub mod chat;
 pub mod llmock;
 
 use std::sync::{Arc, Mutex};
