@@ -36,10 +36,16 @@ pub struct Llmock {
 impl Llmock {
     /// Starts llmock and waits until it answers `/health`.
     pub async fn start() -> Llmock {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts llmock with extra `serve` flags.
+    pub async fn start_with(flags: &[&str]) -> Llmock {
         let port = free_port();
         let child = Command::new(pypi_tool("llmock"))
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--log-level", "warning"])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -72,6 +78,18 @@ impl Llmock {
         );
     }
 
+    /// Forgets requests and queued behaviours (`POST /_llmock/reset`).
+    pub async fn reset(&self) {
+        let (status, text) = self
+            .http("POST", "/_llmock/reset", Some(json!({})))
+            .await
+            .expect("llmock answers");
+        assert!(
+            (200..300).contains(&status),
+            "reset failed: {status} {text}"
+        );
+    }
+
     /// The resilience verdict llmock computed from what our client did.
     pub async fn verdict(&self) -> Value {
         let (_, text) = self
@@ -79,6 +97,18 @@ impl Llmock {
             .await
             .expect("llmock answers");
         serde_json::from_str(&text).expect("verdict JSON")
+    }
+
+    /// The verdict's findings of severity `error` (what llmock calls client bugs).
+    pub async fn error_findings(&self) -> Vec<Value> {
+        let verdict = self.verdict().await;
+        verdict["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f["severity"] == "error")
+            .collect()
     }
 
     /// Every request llmock received.
