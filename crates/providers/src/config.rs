@@ -294,21 +294,18 @@ fn extra_headers(setting: &ProviderSetting) -> Result<Vec<(String, String)>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indexmap_like::headers_setting;
     use pretty_assertions::assert_eq;
     use std::collections::HashMap;
 
-    mod indexmap_like {
-        use perstack_core::config::ProviderSetting;
-
-        pub fn headers_setting(pairs: &[(&str, &str)]) -> ProviderSetting {
-            let mut s = ProviderSetting::default();
-            let map = pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect();
-            s.headers = Some(map);
-            s
+    fn headers_setting(pairs: &[(&str, &str)]) -> ProviderSetting {
+        ProviderSetting {
+            headers: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+            ),
+            ..ProviderSetting::default()
         }
     }
 

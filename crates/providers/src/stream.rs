@@ -370,3 +370,23 @@ fn timeout_error(shared: &Shared) -> ProviderError {
         request_id: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runtime drives streams from spawned tasks: the stream and its futures must be Send.
+    #[test]
+    fn streams_and_their_futures_are_send() {
+        fn is_send<T: Send>(_: &T) {}
+        fn check(s: &mut GenerationStream) {
+            is_send(s);
+            is_send(&s.next());
+        }
+        let _ = check;
+        fn finish_is_send(s: GenerationStream) {
+            is_send(&s.finish());
+        }
+        let _ = finish_is_send;
+    }
+}

@@ -17,7 +17,9 @@ pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationReques
     let s = &req.settings;
     let mut body = Map::new();
     body.insert("model".into(), json!(s.model));
-    let thinking = reasoning_tokens(s.reasoning_budget).map(|b| b.max(MIN_THINKING_BUDGET));
+    let thinking = reasoning_tokens(s.reasoning_budget)
+        .filter(|_| supports_thinking(&s.model))
+        .map(|b| b.max(MIN_THINKING_BUDGET));
     // Like the AI SDK: the thinking budget comes on top of the answer's tokens, so that
     // `max_tokens` stays above `budget_tokens` as the API requires.
     let max_tokens = s.max_tokens.saturating_add(thinking.unwrap_or(0));
@@ -64,6 +66,12 @@ pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationReques
         body: Value::Object(body),
         headers: vec![("anthropic-version", opts.version.clone())],
     }
+}
+
+/// Claude 3 models before 3.7 reject `thinking`; Perstack's default budget would make
+/// every request to them fail.
+pub(crate) fn supports_thinking(model: &str) -> bool {
+    !(model.starts_with("claude-3-") && !model.starts_with("claude-3-7"))
 }
 
 fn messages_url(base: &Url) -> Url {
@@ -204,4 +212,23 @@ fn tool_result_content(c: &ToolResultContent) -> Option<Value> {
             json!({"type": "document", "source": base64_source(&f.mime_type, &f.encoded_data)})
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinking_is_left_out_for_models_without_it() {
+        for m in [
+            "claude-sonnet-4-5",
+            "claude-3-7-sonnet-20250219",
+            "claude-opus-4-1",
+        ] {
+            assert!(supports_thinking(m), "{m}");
+        }
+        for m in ["claude-3-5-haiku-latest", "claude-3-opus-20240229"] {
+            assert!(!supports_thinking(m), "{m}");
+        }
+    }
 }

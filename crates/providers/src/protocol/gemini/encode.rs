@@ -54,7 +54,8 @@ pub(crate) fn encode(
     if let Some(t) = s.temperature {
         config.insert("temperature".into(), json!(t));
     }
-    if let Some(budget) = reasoning_tokens(s.reasoning_budget) {
+    if let Some(budget) = reasoning_tokens(s.reasoning_budget).filter(|_| supports_thinking(&model))
+    {
         config.insert(
             "thinkingConfig".into(),
             json!({"thinkingBudget": budget, "includeThoughts": true}),
@@ -66,6 +67,12 @@ pub(crate) fn encode(
         body: Value::Object(body),
         headers: Vec::new(),
     })
+}
+
+/// Gemini 1.x and 2.0 reject `thinkingConfig`; Perstack's default budget would make every
+/// request to them fail.
+pub(crate) fn supports_thinking(model: &str) -> bool {
+    !(model.starts_with("gemini-1") || model.starts_with("gemini-2.0"))
 }
 
 /// Converts the conversation into `contents`, merging consecutive turns of one role.
@@ -169,4 +176,17 @@ fn model_parts(contents: &[ExpertPart]) -> Vec<Value> {
         last["thoughtSignature"] = json!(sig);
     }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinking_config_is_left_out_for_models_without_thinking() {
+        assert!(supports_thinking("gemini-2.5-pro"));
+        assert!(supports_thinking("gemini-3-pro-preview"));
+        assert!(!supports_thinking("gemini-2.0-flash"));
+        assert!(!supports_thinking("gemini-1.5-pro"));
+    }
 }
