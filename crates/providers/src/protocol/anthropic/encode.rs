@@ -71,7 +71,7 @@ pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationReques
 /// Claude 3 models before 3.7 reject `thinking`; Perstack's default budget would make
 /// every request to them fail.
 pub(crate) fn supports_thinking(model: &str) -> bool {
-    !(model.starts_with("claude-3-") && !model.starts_with("claude-3-7"))
+    !model.starts_with("claude-3-") || model.starts_with("claude-3-7")
 }
 
 fn messages_url(base: &Url) -> Url {
