@@ -159,9 +159,10 @@ impl FilterExpr {
 
 fn collect<'a>(v: &'a Value, path: &[String], out: &mut Vec<&'a Value>) {
     let Some((head, rest)) = path.split_first() else {
-        match v {
-            Value::Array(items) => out.extend(items.iter()),
-            other => out.push(other),
+        if let Value::Array(items) = v {
+            out.extend(items.iter());
+        } else {
+            out.push(v);
         }
         return;
     };
