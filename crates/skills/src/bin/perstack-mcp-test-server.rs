@@ -4,7 +4,7 @@
 //!
 //! Flags: `--name NAME` (server name, default `perstack-test-server`), `--hang` (never
 //! answer), `--exit-at-start` (print to stderr and exit 1), `--stderr TEXT` (print a line
-//! to stderr before serving).
+//! to stderr before serving), `--linger` (stay alive after the client disconnects).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -142,10 +142,12 @@ fn main() -> ExitCode {
     let mut name = "perstack-test-server".to_string();
     let mut args = std::env::args().skip(1);
     let mut hang = false;
+    let mut linger = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--name" => name = args.next().unwrap_or(name),
             "--hang" => hang = true,
+            "--linger" => linger = true,
             "--exit-at-start" => {
                 eprintln!("test server: exiting at start as asked");
                 return ExitCode::FAILURE;
@@ -166,16 +168,13 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         if hang {
-            // Read nothing, answer nothing: a server stuck before its handshake.
-            loop {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            }
+            hang_forever().await;
         }
         let server = TestServer {
             name,
             tool_router: TestServer::tool_router(),
         };
-        match server.serve(rmcp::transport::stdio()).await {
+        let code = match server.serve(rmcp::transport::stdio()).await {
             Ok(running) => {
                 let _ = running.waiting().await;
                 ExitCode::SUCCESS
@@ -184,6 +183,16 @@ fn main() -> ExitCode {
                 eprintln!("test server: {e}");
                 ExitCode::FAILURE
             }
+        };
+        if linger {
+            hang_forever().await;
         }
+        code
     })
+}
+
+async fn hang_forever() -> ! {
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
