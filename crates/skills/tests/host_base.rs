@@ -2,7 +2,11 @@
 //! child process involved).
 
 // Test code: panicking helpers and catch-all arms that fail the test are fine.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::wildcard_enum_match_arm)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::wildcard_enum_match_arm
+)]
 
 mod common;
 

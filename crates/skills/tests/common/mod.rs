@@ -1,6 +1,11 @@
 //! Helpers shared by the skill host tests.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::wildcard_enum_match_arm)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::wildcard_enum_match_arm
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
