@@ -1,7 +1,9 @@
-//! MCP skills for perstack. This crate currently holds the built-in base skill
-//! ([`base`]); the skill host builds on it.
+//! MCP skills for perstack: the skill host ([`host`]), which starts every skill an Expert
+//! declares and serves one tool catalogue, and the built-in base skill ([`base`]).
 
 pub mod base;
 mod error;
+pub mod host;
 
 pub use error::SkillError;
+pub use host::{CallOutcome, HostOptions, SkillHost};

@@ -1,0 +1,154 @@
+//! Calling a catalogue tool: an MCP tool call (whose every failure becomes a result the
+//! model can read), or the signal to stop for the application or to delegate.
+
+use perstack_core::{MessagePart, TextPart, ToolCall, ToolResult};
+use serde_json::{Map, Value};
+
+use super::SkillHost;
+use super::catalogue::ToolKind;
+use super::client::CallFailure;
+use super::convert::tool_result_parts;
+
+/// A finished tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// The result, in Perstack's shape.
+    pub result: ToolResult,
+    /// The tool (or the host on its behalf) reported an error.
+    pub is_error: bool,
+}
+
+/// A call to a delegate Expert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DelegateCall {
+    /// The delegate's expert key.
+    pub expert_key: String,
+    /// The query for it.
+    pub query: String,
+    /// The call as the model made it.
+    pub call: ToolCall,
+}
+
+/// What a tool call amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// The tool ran (or failed in a way the model can read).
+    Result(ToolOutput),
+    /// An interactive tool: stop the run and let the application answer.
+    Interactive(ToolCall),
+    /// A delegate: run the delegate Expert with the query.
+    Delegate(DelegateCall),
+}
+
+impl CallOutcome {
+    /// The result, when the tool ran.
+    pub fn into_output(self) -> Option<ToolOutput> {
+        match self {
+            CallOutcome::Result(o) => Some(o),
+            CallOutcome::Interactive(_) | CallOutcome::Delegate(_) => None,
+        }
+    }
+}
+
+fn error_output(id: &str, skill: &str, tool: &str, message: String) -> ToolOutput {
+    ToolOutput {
+        result: ToolResult {
+            id: id.to_string(),
+            skill_name: skill.to_string(),
+            tool_name: tool.to_string(),
+            result: vec![MessagePart::Text(TextPart::new(message))],
+        },
+        is_error: true,
+    }
+}
+
+impl SkillHost {
+    /// Calls `tool_name` with `args` for the model's call `tool_call_id`. Never fails:
+    /// an unknown tool, a JSON-RPC error, a crashed server or a timeout is an error result.
+    pub async fn call(
+        &self,
+        tool_call_id: &str,
+        tool_name: &str,
+        args: Map<String, Value>,
+    ) -> CallOutcome {
+        let Some(entry) = self.catalogue.get(tool_name) else {
+            let known: Vec<&str> = self
+                .catalogue
+                .entries()
+                .map(|e| e.definition.name.as_str())
+                .collect();
+            return CallOutcome::Result(error_output(
+                tool_call_id,
+                "",
+                tool_name,
+                format!(
+                    "Error: there is no tool named {tool_name}. Available tools: {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let skill_name = entry.definition.skill_name.clone();
+        let call = ToolCall {
+            id: tool_call_id.to_string(),
+            skill_name: skill_name.clone(),
+            tool_name: tool_name.to_string(),
+            args,
+        };
+        match &entry.kind {
+            ToolKind::Interactive => CallOutcome::Interactive(call),
+            ToolKind::Delegate { expert_key } => match call.args.get("query") {
+                Some(Value::String(q)) => CallOutcome::Delegate(DelegateCall {
+                    expert_key: expert_key.clone(),
+                    query: q.clone(),
+                    call,
+                }),
+                _ => CallOutcome::Result(error_output(
+                    tool_call_id,
+                    &skill_name,
+                    tool_name,
+                    format!("Error calling tool {tool_name}: \"query\" (a string) is required"),
+                )),
+            },
+            ToolKind::Mcp => CallOutcome::Result(self.call_mcp(call).await),
+        }
+    }
+
+    async fn call_mcp(&self, call: ToolCall) -> ToolOutput {
+        let Some(skill) = self.skills.iter().find(|s| s.name == call.skill_name) else {
+            return error_output(
+                &call.id,
+                &call.skill_name,
+                &call.tool_name,
+                CallFailure::Disconnected("not started".into())
+                    .message(&call.skill_name, &call.tool_name),
+            );
+        };
+        let answer = skill
+            .session
+            .call(
+                &call.tool_name,
+                call.args.clone(),
+                self.options.call_timeout,
+            )
+            .await;
+        match answer {
+            Ok(result) => {
+                let (parts, is_error) = tool_result_parts(&call.tool_name, &call.args, &result);
+                ToolOutput {
+                    result: ToolResult {
+                        id: call.id,
+                        skill_name: call.skill_name,
+                        tool_name: call.tool_name,
+                        result: parts,
+                    },
+                    is_error,
+                }
+            }
+            Err(failure) => {
+                tracing::warn!(skill = %call.skill_name, tool = %call.tool_name, ?failure, "tool call failed");
+                let message = failure.message(&call.skill_name, &call.tool_name);
+                error_output(&call.id, &call.skill_name, &call.tool_name, message)
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! One MCP client session (rmcp) to a skill: handshake, tool listing, tool calls with a
+//! timeout that also give up at once when the server process dies.
+
+use std::time::Duration;
+
+use perstack_events::ServerInfo;
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::IntoTransport;
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+/// Our identity in the MCP handshake.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HostClient;
+
+impl ClientHandler for HostClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("perstack", env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// Why a tool call produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CallFailure {
+    /// No answer within the call timeout.
+    Timeout(Duration),
+    /// The server answered with a JSON-RPC error.
+    Rpc(String),
+    /// The server is gone (process exited, connection closed).
+    Disconnected(String),
+}
+
+impl CallFailure {
+    /// The text the model reads.
+    pub fn message(&self, skill: &str, tool: &str) -> String {
+        match self {
+            CallFailure::Timeout(d) => format!(
+                "Error calling tool {tool}: skill \"{skill}\" did not answer within {} ms",
+                d.as_millis()
+            ),
+            CallFailure::Rpc(m) => format!("Error calling tool {tool}: {m}"),
+            CallFailure::Disconnected(m) => {
+                format!("Error calling tool {tool}: skill \"{skill}\" is not running ({m})")
+            }
+        }
+    }
+}
+
+/// A connected MCP session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    service: RunningService<RoleClient, HostClient>,
+    /// Turns `true` when the server process is known to be gone.
+    gone: watch::Receiver<bool>,
+}
+
+impl Session {
+    /// Runs the MCP handshake over `transport`.
+    pub async fn connect<T, E, A>(transport: T, gone: watch::Receiver<bool>) -> Result<Self, String>
+    where
+        T: IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let service = HostClient
+            .serve(transport)
+            .await
+            .map_err(|e| format!("MCP handshake failed: {e}"))?;
+        Ok(Session { service, gone })
+    }
+
+    /// The server's self-reported name and version.
+    pub fn server_info(&self) -> Option<ServerInfo> {
+        let info = self.service.peer_info()?;
+        let implementation = info.server_info.as_ref()?;
+        Some(ServerInfo {
+            name: implementation.name.clone(),
+            version: implementation.version.clone(),
+        })
+    }
+
+    /// Every tool (all pages), as JSON.
+    pub async fn list_tools(&self) -> Result<Vec<Value>, String> {
+        let tools = self
+            .service
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("tools/list failed: {e}"))?;
+        tools
+            .iter()
+            .map(|t| serde_json::to_value(t).map_err(|e| format!("unreadable tool: {e}")))
+            .collect()
+    }
+
+    /// Calls `tool`; the `CallToolResult` as JSON.
+    pub async fn call(
+        &self,
+        tool: &str,
+        args: Map<String, Value>,
+        timeout: Duration,
+    ) -> Result<Value, CallFailure> {
+        let mut gone = self.gone.clone();
+        if *gone.borrow() || self.service.is_transport_closed() {
+            return Err(CallFailure::Disconnected(
+                "the server process exited".into(),
+            ));
+        }
+        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
+        let request = self.service.call_tool(params);
+        tokio::select! {
+            answer = tokio::time::timeout(timeout, request) => match answer {
+                Err(_) => Err(CallFailure::Timeout(timeout)),
+                Ok(Err(e)) => Err(classify(e)),
+                Ok(Ok(result)) => serde_json::to_value(&result)
+                    .map_err(|e| CallFailure::Rpc(format!("unreadable result: {e}"))),
+            },
+            _ = gone.wait_for(|g| *g) => {
+                Err(CallFailure::Disconnected("the server process exited".into()))
+            }
+        }
+    }
+
+    /// Ends the session (closes the transport: a stdio child sees EOF on stdin).
+    pub async fn close(mut self, timeout: Duration) {
+        if let Err(e) = self.service.close_with_timeout(timeout).await {
+            tracing::debug!(error = %e, "MCP session task failed while closing");
+        }
+    }
+}
+
+// rmcp's enum is non-exhaustive: whatever else it reports is passed on as text.
+#[allow(clippy::wildcard_enum_match_arm)]
+fn classify(e: rmcp::service::ServiceError) -> CallFailure {
+    use rmcp::service::ServiceError;
+    match e {
+        ServiceError::McpError(data) => CallFailure::Rpc(data.message.to_string()),
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
+            CallFailure::Disconnected(e.to_string())
+        }
+        ServiceError::Timeout { timeout } => CallFailure::Timeout(timeout),
+        other => CallFailure::Rpc(other.to_string()),
+    }
+}

@@ -1,0 +1,84 @@
+//! Operator settings of a [`super::SkillHost`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perstack_sandbox::Redactor;
+use perstack_sandbox::env::{EnvSource, ProcessEnv};
+
+use crate::base::BaseSkillOptions;
+
+/// Default time a skill has from spawn to a finished tool listing.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a tool call may take.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a child has to exit after SIGTERM before it is killed.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Longest stderr line forwarded as one event; the rest of the line is dropped.
+pub const MAX_STDERR_LINE: usize = 8 * 1024;
+
+/// Everything a [`super::SkillHost`] needs besides the Expert's config.
+#[derive(Clone)]
+pub struct HostOptions {
+    /// The workspace root (the base skill's boundary, stdio skills' working directory).
+    pub workspace: PathBuf,
+    /// Where the parent's environment variables come from.
+    pub env: Arc<dyn EnvSource + Send + Sync>,
+    /// Settings of the built-in base skill.
+    pub base: BaseSkillOptions,
+    /// Spawn + handshake + tool listing must finish within this.
+    pub startup_timeout: Duration,
+    /// A tool call is answered with an error result after this.
+    pub call_timeout: Duration,
+    /// SIGTERM-to-SIGKILL grace at shutdown.
+    pub shutdown_grace: Duration,
+    /// Confine stdio skill processes (no_new_privs, Landlock, seccomp). On by default.
+    pub confine_skills: bool,
+    /// Refuse to start a stdio skill unless every confinement layer is enforced.
+    pub require_full_confinement: bool,
+    /// Extra trees stdio skills may write (package caches, say); the workspace and a
+    /// private tmp are always writable.
+    pub extra_write_paths: Vec<PathBuf>,
+    /// Secrets to strip from skill stderr before it becomes an event.
+    pub redactor: Arc<Redactor>,
+}
+
+impl std::fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostOptions")
+            .field("workspace", &self.workspace)
+            .field("base", &self.base)
+            .field("startup_timeout", &self.startup_timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("confine_skills", &self.confine_skills)
+            .field("require_full_confinement", &self.require_full_confinement)
+            .field("extra_write_paths", &self.extra_write_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostOptions {
+    /// Defaults for `workspace`, taking the environment from this process.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        HostOptions {
+            workspace: workspace.into(),
+            env: Arc::new(ProcessEnv),
+            base: BaseSkillOptions::default(),
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            confine_skills: true,
+            require_full_confinement: false,
+            extra_write_paths: Vec::new(),
+            redactor: Arc::new(Redactor::new()),
+        }
+    }
+
+    /// The same options with the parent environment given explicitly.
+    pub fn with_env(mut self, env: Arc<dyn EnvSource + Send + Sync>) -> Self {
+        self.env = env;
+        self
+    }
+}

@@ -1,0 +1,301 @@
+//! Starting one MCP skill (the in-process base skill or a stdio child): handshake and
+//! tool discovery within the startup timeout, with timed lifecycle events.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use perstack_core::ToolDefinition;
+use perstack_events::RuntimeEventPayload;
+use perstack_sandbox::ConfinementPolicy;
+use perstack_sandbox::env::skill_env;
+use rmcp::service::RoleClient;
+use rmcp::transport::IntoTransport;
+use tokio::sync::watch;
+
+use super::client::Session;
+use super::convert::tool_definition;
+use super::events::SkillEventSink;
+use super::options::HostOptions;
+use super::plan::{Launch, ToolFilter};
+use super::stdio::{SpawnSpec, StdioProcess};
+use crate::base::{BaseSkill, serve_in_process};
+use crate::error::SkillError;
+
+/// A connected MCP skill.
+#[derive(Debug)]
+pub(crate) struct McpSkill {
+    pub name: String,
+    pub session: Session,
+    pub backend: Backend,
+}
+
+/// What serves the skill.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// The base skill's server task; the sender keeps the session's "gone" flag alive.
+    InProcess {
+        server: tokio::task::JoinHandle<Result<(), SkillError>>,
+        _gone: watch::Sender<bool>,
+    },
+    /// A child process and its private tmp directory.
+    Stdio { process: StdioProcess, tmp: PathBuf },
+}
+
+impl McpSkill {
+    /// Closes the session, then stops whatever serves it.
+    pub async fn shutdown(self, grace: Duration) {
+        self.session.close(grace).await;
+        match self.backend {
+            Backend::InProcess { server, .. } => {
+                if tokio::time::timeout(grace, server).await.is_err() {
+                    tracing::warn!(skill = %self.name, "base skill task did not end in time");
+                }
+            }
+            Backend::Stdio { mut process, tmp } => {
+                process.stop(grace).await;
+                if let Err(e) = std::fs::remove_dir_all(&tmp) {
+                    tracing::debug!(skill = %self.name, error = %e, "could not remove the skill's tmp");
+                }
+            }
+        }
+    }
+}
+
+/// A started skill and its tools after pick/omit.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub skill: McpSkill,
+    pub tools: Vec<ToolDefinition>,
+}
+
+/// Label used as `command` in the base skill's `skillStarting` event.
+pub const BUILT_IN_COMMAND: &str = "(built-in)";
+
+/// Starts the built-in base skill in-process.
+pub(crate) async fn start_base(
+    name: String,
+    filter: ToolFilter,
+    options: &HostOptions,
+    events: Arc<dyn SkillEventSink>,
+) -> Result<Started, SkillError> {
+    events.emit(RuntimeEventPayload::SkillStarting {
+        skill_name: name.clone(),
+        command: BUILT_IN_COMMAND.to_string(),
+        args: Vec::new(),
+    });
+    let t0 = Instant::now();
+    let base = BaseSkill::with_env(
+        &options.workspace,
+        options.base.clone(),
+        options.env.clone(),
+    )?;
+    let served = serve_in_process(base);
+    let (gone_tx, gone_rx) = watch::channel(false);
+    let spawned = t0.elapsed();
+    let connected = connect(
+        &name,
+        served.stream,
+        gone_rx,
+        &filter,
+        options.startup_timeout,
+    )
+    .await;
+    let backend = Backend::InProcess {
+        server: served.server,
+        _gone: gone_tx,
+    };
+    finish(name, connected, backend, t0, None, spawned, options, events).await
+}
+
+/// Starts a stdio skill as a confined child process.
+pub(crate) async fn start_stdio(
+    name: String,
+    launch: Launch,
+    filter: ToolFilter,
+    required_env: Vec<String>,
+    network: bool,
+    options: &HostOptions,
+    events: Arc<dyn SkillEventSink>,
+) -> Result<Started, SkillError> {
+    let mut env = skill_env(options.env.as_ref(), &name, &required_env)?;
+    let tmp = options
+        .base
+        .tmp_root
+        .join(format!("perstack-skill-{}", perstack_core::id::new_id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| SkillError::Startup {
+        skill: name.clone(),
+        reason: format!("cannot create its tmp directory {}: {e}", tmp.display()),
+    })?;
+    env.insert("TMPDIR".into(), tmp.display().to_string());
+    let confinement = options.confine_skills.then(|| {
+        let mut policy = ConfinementPolicy::new(&options.workspace, Some(tmp.clone()))
+            .with_network(network)
+            .fail_closed(options.require_full_confinement);
+        policy
+            .write_paths
+            .extend(options.extra_write_paths.iter().cloned());
+        if launch.via_package {
+            // npx and uvx keep the packages they fetch in caches under HOME.
+            if let Some(home) = env.get("HOME") {
+                let home = PathBuf::from(home);
+                for sub in [".npm", ".cache", ".local/share/uv"] {
+                    policy.write_paths.push(home.join(sub));
+                }
+            }
+        }
+        policy
+    });
+    events.emit(RuntimeEventPayload::SkillStarting {
+        skill_name: name.clone(),
+        command: launch.command.clone(),
+        args: launch.args.clone(),
+    });
+    let t0 = Instant::now();
+    let spec = SpawnSpec {
+        name: name.clone(),
+        command: launch.command,
+        args: launch.args,
+        env,
+        cwd: options.workspace.clone(),
+        confinement,
+    };
+    let (process, pipes) = match StdioProcess::spawn(spec, events.clone(), options.redactor.clone())
+    {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let spawned = t0.elapsed();
+    let connected = connect(
+        &name,
+        pipes,
+        process.exited(),
+        &filter,
+        options.startup_timeout,
+    )
+    .await;
+    let backend = Backend::Stdio { process, tmp };
+    finish(
+        name,
+        connected,
+        backend,
+        t0,
+        Some(spawned),
+        spawned,
+        options,
+        events,
+    )
+    .await
+}
+
+/// Handshake and tool listing, with their durations.
+struct Connected {
+    session: Session,
+    tools: Vec<ToolDefinition>,
+    handshake: Duration,
+    discovery: Duration,
+}
+
+async fn connect<T, E, A>(
+    name: &str,
+    transport: T,
+    gone: watch::Receiver<bool>,
+    filter: &ToolFilter,
+    timeout: Duration,
+) -> Result<Connected, SkillError>
+where
+    T: IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let startup = |reason: String| SkillError::Startup {
+        skill: name.to_string(),
+        reason,
+    };
+    let work = async {
+        let t = Instant::now();
+        let session = Session::connect(transport, gone).await.map_err(&startup)?;
+        let handshake = t.elapsed();
+        let t = Instant::now();
+        let listed = session.list_tools().await.map_err(&startup)?;
+        let discovery = t.elapsed();
+        let all: Vec<ToolDefinition> = listed
+            .iter()
+            .filter_map(|tool| tool_definition(name, tool))
+            .collect();
+        let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+        let unknown = filter.unknown_names(&names);
+        if !unknown.is_empty() {
+            tracing::warn!(skill = %name, ?unknown, "pick/omit name tools the skill does not have");
+        }
+        let tools = all.into_iter().filter(|t| filter.keeps(&t.name)).collect();
+        Ok(Connected {
+            session,
+            tools,
+            handshake,
+            discovery,
+        })
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(startup(format!(
+            "no MCP handshake and tool list within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site per backend; a struct would only rename them
+async fn finish(
+    name: String,
+    connected: Result<Connected, SkillError>,
+    backend: Backend,
+    t0: Instant,
+    spawn: Option<Duration>,
+    spawned: Duration,
+    options: &HostOptions,
+    events: Arc<dyn SkillEventSink>,
+) -> Result<Started, SkillError> {
+    let connected = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            stop_backend(&name, backend, options.shutdown_grace).await;
+            return Err(e);
+        }
+    };
+    events.emit(RuntimeEventPayload::SkillConnected {
+        skill_name: name.clone(),
+        server_info: connected.session.server_info(),
+        connect_duration_ms: Some(ms(spawned + connected.handshake)),
+        total_duration_ms: Some(ms(t0.elapsed())),
+        spawn_duration_ms: spawn.map(ms),
+        handshake_duration_ms: Some(ms(connected.handshake)),
+        tool_discovery_duration_ms: Some(ms(connected.discovery)),
+    });
+    Ok(Started {
+        skill: McpSkill {
+            name,
+            session: connected.session,
+            backend,
+        },
+        tools: connected.tools,
+    })
+}
+
+async fn stop_backend(name: &str, backend: Backend, grace: Duration) {
+    match backend {
+        Backend::InProcess { server, .. } => server.abort(),
+        Backend::Stdio { mut process, tmp } => {
+            process.stop(grace).await;
+            if let Err(e) = std::fs::remove_dir_all(&tmp) {
+                tracing::debug!(skill = %name, error = %e, "could not remove the skill's tmp");
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
