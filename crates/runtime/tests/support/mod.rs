@@ -187,3 +187,35 @@ impl Harness {
         }
     }
 }
+
+/// `value` with ids and times replaced by placeholders, for wire-format snapshots.
+pub fn redact(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const KEYS: [&str; 7] = [
+        "id",
+        "timestamp",
+        "jobId",
+        "runId",
+        "checkpointId",
+        "startedAt",
+        "finishedAt",
+    ];
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    // Scripted tool call ids (`c1`) stay; generated ids are 24 characters.
+                    let generated = v.as_str().is_some_and(|s| s.len() == 24) || k != "id";
+                    if KEYS.contains(&k.as_str()) && !v.is_null() && generated {
+                        let placeholder = Value::String(format!("[{k}]"));
+                        (k, placeholder)
+                    } else {
+                        (k, redact(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
+    }
+}
