@@ -210,6 +210,11 @@ impl Runtime {
         cp.partial_tool_results
             .get_or_insert_with(Vec::new)
             .extend(results);
+        // Only the delegation answered through the input is still open; the others are
+        // already among the partial results.
+        if let Some(targets) = &mut cp.delegate_to {
+            targets.retain(|t| first.as_ref().is_some_and(|f| f.id == t.tool_call_id));
+        }
         next.run_id = new_id();
         next.expert_key = cp.expert.key.clone();
         next.input = RunInput {

@@ -34,6 +34,33 @@ pub fn outline(events: &[Event]) -> String {
     lines.join("\n")
 }
 
+/// The outline split by run, runs in order of their first event: `(expert key, lines)`.
+pub fn outline_runs(events: &[Event]) -> Vec<(String, String)> {
+    let mut runs: Vec<(String, String, Vec<Event>)> = Vec::new();
+    for e in events {
+        let key = match e {
+            Event::Run(r) => Some(r.expert_key.clone()),
+            Event::Runtime(_) | Event::Unknown(_) => None,
+        };
+        match runs.iter_mut().find(|(id, _, _)| id == e.run_id()) {
+            Some((_, k, list)) => {
+                if k.is_empty() {
+                    *k = key.unwrap_or_default();
+                }
+                list.push(e.clone());
+            }
+            None => runs.push((
+                e.run_id().to_string(),
+                key.unwrap_or_default(),
+                vec![e.clone()],
+            )),
+        }
+    }
+    runs.into_iter()
+        .map(|(_, key, list)| (key, outline(&list)))
+        .collect()
+}
+
 fn runtime_event(p: &RuntimeEventPayload) -> String {
     match p {
         RuntimeEventPayload::InitializeRuntime {

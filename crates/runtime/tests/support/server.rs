@@ -43,6 +43,7 @@ pub struct ScriptedLlm {
     /// Base URL including `/v1`.
     pub base_url: String,
     replies: Arc<Mutex<Vec<Reply>>>,
+    routes: Arc<Mutex<Vec<(String, Vec<Reply>)>>>,
     requests: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -54,6 +55,7 @@ impl ScriptedLlm {
         let server = ScriptedLlm {
             base_url: format!("http://{addr}/v1"),
             replies: Arc::new(Mutex::new(replies.into_iter().rev().collect())),
+            routes: Arc::new(Mutex::new(Vec::new())),
             requests: Arc::new(Mutex::new(Vec::new())),
         };
         let s = server.clone();
@@ -74,6 +76,16 @@ impl ScriptedLlm {
         }
     }
 
+    /// Requests whose system prompt contains `needle` get these replies, in order (for
+    /// Experts that run concurrently, whose requests arrive in any order).
+    pub fn route(&self, needle: &str, replies: Vec<Reply>) {
+        let replies = replies.into_iter().rev().collect();
+        self.routes
+            .lock()
+            .unwrap()
+            .push((needle.to_string(), replies));
+    }
+
     /// Request bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.requests.lock().unwrap().clone()
@@ -88,11 +100,21 @@ impl ScriptedLlm {
         let Some(body) = read_request(&mut socket).await else {
             return;
         };
+        let system = body["system"][0]["text"].as_str().unwrap_or("").to_string();
         self.requests.lock().unwrap().push(body);
-        let reply =
-            self.replies.lock().unwrap().pop().unwrap_or_else(|| {
-                Reply::bad_request("scripted LLM: no reply left for this request")
-            });
+        let routed = self
+            .routes
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|(needle, _)| system.contains(needle.as_str()))
+            .map(|(_, replies)| replies.pop());
+        let reply = match routed {
+            Some(reply) => reply,
+            None => self.replies.lock().unwrap().pop(),
+        };
+        let reply = reply
+            .unwrap_or_else(|| Reply::bad_request("scripted LLM: no reply left for this request"));
         let (status, content_type, body, drop_early) = match reply {
             Reply::Sse(b) => (200, "text/event-stream", b, false),
             Reply::SseThenDrop(b) => (200, "text/event-stream", b, true),
