@@ -37,13 +37,16 @@ impl Reply {
     }
 }
 
+/// Replies for requests whose system prompt contains the needle.
+type Route = (String, Vec<Reply>);
+
 /// The server: replies in order; a request beyond the script gets a 400 naming that.
 #[derive(Debug, Clone)]
 pub struct ScriptedLlm {
     /// Base URL including `/v1`.
     pub base_url: String,
     replies: Arc<Mutex<Vec<Reply>>>,
-    routes: Arc<Mutex<Vec<(String, Vec<Reply>)>>>,
+    routes: Arc<Mutex<Vec<Route>>>,
     requests: Arc<Mutex<Vec<Value>>>,
 }
 
