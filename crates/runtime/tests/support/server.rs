@@ -17,6 +17,8 @@ pub enum Reply {
     SseThenDrop(String),
     /// An HTTP error with a JSON body.
     Status(u16, Value),
+    /// Read the request, never answer.
+    Hang,
 }
 
 impl Reply {
@@ -122,6 +124,10 @@ impl ScriptedLlm {
             Reply::Sse(b) => (200, "text/event-stream", b, false),
             Reply::SseThenDrop(b) => (200, "text/event-stream", b, true),
             Reply::Status(s, v) => (s, "application/json", v.to_string(), false),
+            Reply::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
         };
         if drop_early {
             // Chunked so the client cannot tell the body is complete; then hang up.
