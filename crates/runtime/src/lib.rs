@@ -31,6 +31,7 @@ mod outcome;
 pub mod prompt;
 mod run;
 mod setting;
+mod stop;
 mod tools;
 
 pub use error::RuntimeError;
@@ -38,6 +39,7 @@ pub use listener::{CollectingListener, EventListener};
 pub use outcome::{RunOutcome, exit_code};
 pub use run::Runtime;
 pub use setting::{InteractiveToolCallResult, RunInput, RunSetting, TraceInfo};
+pub use stop::StopSignal;
 pub use tools::{
     BoxFuture, HostRequest, SharedToolHost, ToolEntry, ToolHost, ToolHostError, ToolHostFactory,
     ToolKind, ToolOutcome,

@@ -19,6 +19,7 @@ use crate::listener::EventListener;
 use crate::machine::Machine;
 use crate::outcome::RunOutcome;
 use crate::setting::{InteractiveToolCallResult, RunInput, RunSetting};
+use crate::stop::StopSignal;
 use crate::tools::{BoxFuture, HostRequest, ToolHost, ToolHostFactory};
 
 /// Runs Experts: one provider, one source of tools, optional storage, one event listener.
@@ -77,6 +78,17 @@ impl Runtime {
     /// outcome); `Err` means the run could not be carried out (unknown Expert, missing input,
     /// storage failure).
     pub async fn run(&self, setting: RunSetting) -> Result<RunOutcome, RuntimeError> {
+        self.run_with_stop(setting, StopSignal::new()).await
+    }
+
+    /// Like [`Runtime::run`], stopping with a resumable `stoppedBySignal` checkpoint when
+    /// `stop` fires. Delegates stopped this way report it to their parent as their result;
+    /// the parent then stops too.
+    pub async fn run_with_stop(
+        &self,
+        setting: RunSetting,
+        stop: StopSignal,
+    ) -> Result<RunOutcome, RuntimeError> {
         if !setting.experts.contains_key(&setting.expert_key) {
             return Err(RuntimeError::UnknownExpert(setting.expert_key.clone()));
         }
@@ -103,7 +115,9 @@ impl Runtime {
             j.finished_at = None;
         })?;
         let hosts: Hosts = Arc::default();
-        let (checkpoint, text) = self.run_expert(setting, &tracker, &hosts, true).await?;
+        let (checkpoint, text) = self
+            .run_expert(setting, &tracker, &hosts, &stop, true)
+            .await?;
         let status = checkpoint.status;
         let usage = checkpoint.usage;
         let job = tracker.update(storage, |j| {
@@ -132,17 +146,20 @@ impl Runtime {
         mut setting: RunSetting,
         tracker: &'a JobTracker,
         hosts: &'a Hosts,
+        stop: &'a StopSignal,
         owns_job_usage: bool,
     ) -> BoxFuture<'a, Result<Ended, RuntimeError>> {
         Box::pin(async move {
             loop {
                 let (checkpoint, text) = self
-                    .run_once(&setting, tracker, hosts, owns_job_usage)
+                    .run_once(&setting, tracker, hosts, stop, owns_job_usage)
                     .await?;
                 if checkpoint.status != CheckpointStatus::StoppedByDelegate {
                     return Ok((checkpoint, text));
                 }
-                setting = self.delegate(setting, checkpoint, tracker, hosts).await?;
+                setting = self
+                    .delegate(setting, checkpoint, tracker, hosts, stop)
+                    .await?;
             }
         })
     }
@@ -155,6 +172,7 @@ impl Runtime {
         parent: Checkpoint,
         tracker: &JobTracker,
         hosts: &Hosts,
+        stop: &StopSignal,
     ) -> Result<RunSetting, RuntimeError> {
         let targets = parent.delegate_to.clone().unwrap_or_default();
         let parent_ref = DelegatedFrom {
@@ -178,7 +196,7 @@ impl Runtime {
                 run_id: parent_ref.run_id.clone(),
             });
             child.checkpoint = Some(cp);
-            self.run_expert(child, tracker, hosts, false)
+            self.run_expert(child, tracker, hosts, stop, false)
         }))
         .await;
         let mut step_number = parent.step_number;
@@ -236,6 +254,7 @@ impl Runtime {
         setting: &RunSetting,
         tracker: &JobTracker,
         hosts: &Hosts,
+        stop: &StopSignal,
         owns_job_usage: bool,
     ) -> Result<Ended, RuntimeError> {
         let key = &setting.expert_key;
@@ -286,6 +305,7 @@ impl Runtime {
             tools,
             emitter,
             checkpoint,
+            stop.clone(),
         );
         machine.drive().await?;
         Ok((machine.checkpoint, machine.result_text))

@@ -32,7 +32,7 @@ async fn plain_completion() {
         req["messages"][0]["content"][0]["text"],
         json!("What is 2+2?")
     );
-    assert_eq!(req["tools"].as_array().unwrap().len(), 7);
+    assert_eq!(req["tools"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]

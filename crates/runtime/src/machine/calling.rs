@@ -8,8 +8,8 @@ use perstack_events::RunEventPayload;
 use serde_json::Value;
 
 use super::parts::{
-    complete, has_remaining_todos, is_attempt_completion, last_expert_text, text_result,
-    tool_message,
+    complete, has_remaining_todos, is_attempt_completion, last_expert_text, stop_by_signal,
+    text_result, tool_message,
 };
 use super::{Machine, State, Transition};
 use crate::tools::{ToolHost, ToolKind, ToolOutcome};
@@ -32,6 +32,10 @@ pub(super) async fn calling_tool(m: &mut Machine) -> Transition {
         .or_else(|| m.step.tool_calls.clone())
         .unwrap_or_default();
     let mut results = m.step.tool_results.clone().unwrap_or_default();
+    // The step owns them now; a stop puts back what is still open.
+    m.checkpoint.pending_tool_calls = None;
+    m.checkpoint.partial_tool_results = None;
+    let before = (pending.clone(), results.clone());
     let mut c = Classified::default();
     for call in pending {
         match m
@@ -60,7 +64,13 @@ pub(super) async fn calling_tool(m: &mut Machine) -> Transition {
         }
     }
     results.append(&mut c.rejected);
-    let outcomes = run_mcp(&m.host, &c.mcp).await;
+    let stop = m.stop.clone();
+    let outcomes = tokio::select! {
+        biased;
+        // Calls in flight are abandoned (their futures dropped) and run again on resume.
+        name = stop.wait() => return stop_by_signal(m, name, before.0, before.1),
+        outcomes = run_mcp(&m.host, &c.mcp) => outcomes,
+    };
     let mut completion: Option<ToolResult> = None;
     let mcp = std::mem::take(&mut c.mcp);
     for (call, outcome) in mcp.iter().zip(outcomes) {

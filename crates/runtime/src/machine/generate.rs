@@ -19,9 +19,34 @@ pub(super) enum Streaming {
     ReasoningAndResult,
 }
 
-/// Generates from `messages` with `tools`. The outer error is the runtime's (storage); the
-/// inner one the generation's, which the loop turns into `retry` or `stopRunByError`.
+/// Why a generation produced nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum GenFailure {
+    /// It failed: the loop retries or stops with an error.
+    Error(GenError),
+    /// The stop signal fired (its name); the generation was abandoned.
+    Stopped(String),
+}
+
+/// Generates from `messages` with `tools`, abandoning the generation when the stop signal
+/// fires. The outer error is the runtime's (storage).
 pub(super) async fn generate(
+    m: &mut Machine,
+    messages: Vec<Message>,
+    tools: Vec<ToolDefinition>,
+    streaming: Streaming,
+) -> Result<Result<Generation, GenFailure>, RuntimeError> {
+    let stop = m.stop.clone();
+    tokio::select! {
+        biased;
+        name = stop.wait() => Ok(Err(GenFailure::Stopped(name))),
+        done = stream_generation(m, messages, tools, streaming) => {
+            done.map(|r| r.map_err(GenFailure::Error))
+        }
+    }
+}
+
+async fn stream_generation(
     m: &mut Machine,
     messages: Vec<Message>,
     tools: Vec<ToolDefinition>,

@@ -16,6 +16,7 @@
 //!               ─completeRun→ Stopped (text came with attemptCompletion)
 //!   FinishingStep ─continueToNextStep→ PreparingForStep
 //!                 ─stopRunByExceededMaxSteps / stopRunByBudget→ Stopped
+//!   GeneratingToolCall | CallingTool | GeneratingRunResult ─stopRunBySignal→ Stopped
 //! ```
 
 mod calling;
@@ -36,6 +37,7 @@ use perstack_providers::Provider;
 use crate::emitter::Emitter;
 use crate::error::RuntimeError;
 use crate::setting::RunSetting;
+use crate::stop::StopSignal;
 use crate::tools::{ToolEntry, ToolHost};
 
 /// States of a run (Perstack's names).
@@ -70,6 +72,8 @@ pub(crate) struct Machine {
     pub(crate) delegations: Vec<DelegationTarget>,
     /// The result text once the run completed.
     pub(crate) result_text: Option<String>,
+    /// Fires to stop the run (signals).
+    pub(crate) stop: StopSignal,
 }
 
 impl Machine {
@@ -80,6 +84,7 @@ impl Machine {
         tools: Vec<ToolEntry>,
         emitter: Emitter,
         checkpoint: Checkpoint,
+        stop: StopSignal,
     ) -> Self {
         let step = Step {
             step_number: checkpoint.step_number,
@@ -103,6 +108,7 @@ impl Machine {
             step,
             delegations: Vec::new(),
             result_text: None,
+            stop,
         }
     }
 

@@ -177,6 +177,27 @@ pub(super) fn stop_by_error(
     (payload, State::Stopped)
 }
 
+/// The `stopRunBySignal` transition: `pending` calls run again on resume, `partial` results
+/// are kept.
+pub(super) fn stop_by_signal(
+    m: &mut Machine,
+    signal: String,
+    pending: Vec<ToolCall>,
+    partial: Vec<ToolResult>,
+) -> Transition {
+    let cp = &mut m.checkpoint;
+    cp.status = perstack_core::CheckpointStatus::StoppedBySignal;
+    cp.pending_tool_calls = (!pending.is_empty()).then_some(pending);
+    cp.partial_tool_results = (!partial.is_empty()).then_some(partial);
+    m.step = finished(&m.step);
+    let payload = RunEventPayload::StopRunBySignal {
+        checkpoint: cp.clone(),
+        step: m.step.clone(),
+        signal,
+    };
+    (payload, State::Stopped)
+}
+
 /// The `completeRun` transition: `new_messages` end the conversation, `text` is the result.
 pub(super) fn complete(
     m: &mut Machine,

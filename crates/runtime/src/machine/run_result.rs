@@ -2,8 +2,8 @@
 
 use perstack_core::{ExpertPart, TextPart};
 
-use super::generate::{Streaming, generate};
-use super::parts::{complete, retry_or_stop, tool_message};
+use super::generate::{GenFailure, Streaming, generate};
+use super::parts::{complete, is_attempt_completion, retry_or_stop, stop_by_signal, tool_message};
 use super::{Machine, Transition};
 use crate::error::RuntimeError;
 
@@ -15,7 +15,17 @@ pub(super) async fn generating_run_result(m: &mut Machine) -> Result<Transition,
     let generation = match generate(m, messages, Vec::new(), Streaming::ReasoningAndResult).await? {
         Ok(g) => g,
         // The tool message stays in the conversation so that it remains well formed.
-        Err(e) => return Ok(retry_or_stop(m, e, vec![tools])),
+        Err(GenFailure::Error(e)) => return Ok(retry_or_stop(m, e, vec![tools])),
+        // Resuming runs attemptCompletion again, which leads back here.
+        Err(GenFailure::Stopped(name)) => {
+            let calls = m.step.tool_calls.clone().unwrap_or_default();
+            let pending: Vec<_> = calls.into_iter().filter(is_attempt_completion).collect();
+            let done: Vec<_> = results
+                .into_iter()
+                .filter(|r| !pending.iter().any(|c| c.id == r.id))
+                .collect();
+            return Ok(stop_by_signal(m, name, pending, done));
+        }
     };
     let text = generation.text();
     // No tools were offered; anything but reasoning and text is dropped. A text part is

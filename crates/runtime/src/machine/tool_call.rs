@@ -3,8 +3,8 @@
 use perstack_core::{CheckpointError, ExpertPart, Message, ToolCall};
 use perstack_events::RunEventPayload;
 
-use super::generate::{Streaming, generate};
-use super::parts::{complete, retry, retry_or_stop, stop_by_error};
+use super::generate::{GenFailure, Streaming, generate};
+use super::parts::{complete, retry, retry_or_stop, stop_by_error, stop_by_signal};
 use super::{Machine, State, Transition};
 use crate::error::RuntimeError;
 use crate::tools::ToolKind;
@@ -15,13 +15,21 @@ const EMPTY_REPLY_NUDGE: &str = "You must call a tool or reply with text. Try ag
 pub(super) async fn generating_tool_call(m: &mut Machine) -> Result<Transition, RuntimeError> {
     let retries = m.checkpoint.retry_count.unwrap_or(0);
     if retries > 0 {
-        tokio::time::sleep(m.setting.backoff(retries)).await;
+        let stop = m.stop.clone();
+        tokio::select! {
+            biased;
+            name = stop.wait() => return Ok(stop_by_signal(m, name, Vec::new(), Vec::new())),
+            () = tokio::time::sleep(m.setting.backoff(retries)) => {}
+        }
     }
     let tools = m.tools.iter().map(|t| t.definition.clone()).collect();
     let messages = m.checkpoint.messages.clone();
     let generation = match generate(m, messages, tools, Streaming::Reasoning).await? {
         Ok(g) => g,
-        Err(e) => return Ok(retry_or_stop(m, e, Vec::new())),
+        Err(GenFailure::Error(e)) => return Ok(retry_or_stop(m, e, Vec::new())),
+        Err(GenFailure::Stopped(name)) => {
+            return Ok(stop_by_signal(m, name, Vec::new(), Vec::new()));
+        }
     };
     let usage = generation.usage;
     let text = generation.text();

@@ -16,6 +16,8 @@ pub struct TestHost {
     calls: Mutex<Vec<ToolCall>>,
     completions: Mutex<VecDeque<String>>,
     rendezvous: Barrier,
+    blocked: tokio::sync::Notify,
+    block_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl TestHost {
@@ -25,12 +27,19 @@ impl TestHost {
             calls: Mutex::new(Vec::new()),
             completions: Mutex::new(VecDeque::new()),
             rendezvous: Barrier::new(parties.max(1)),
+            blocked: tokio::sync::Notify::new(),
+            block_calls: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
     /// The next `attemptCompletion` answers `text` (default `{}`: nothing left to do).
     pub fn answer_completion(&self, text: &str) {
         self.completions.lock().unwrap().push_back(text.to_string());
+    }
+
+    /// Resolves once a first `block` call is hanging.
+    pub async fn blocking(&self) {
+        self.blocked.notified().await;
     }
 
     /// Calls received so far, in order of arrival.
@@ -71,6 +80,7 @@ impl ToolHost for TestHost {
                 entry("tools", "echo", ToolKind::Mcp),
                 entry("tools", "fail", ToolKind::Mcp),
                 entry("tools", "meet", ToolKind::Mcp),
+                entry("tools", "block", ToolKind::Mcp),
                 entry("app", "ask", ToolKind::Interactive),
                 entry(
                     "helper",
@@ -104,6 +114,17 @@ impl ToolHost for TestHost {
                         .await
                         .is_ok();
                     result(&call, if met { "met".into() } else { "alone".into() })
+                }
+                "block" => {
+                    // The first call never returns (until cancelled); later ones do.
+                    let n = self
+                        .block_calls
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n == 0 {
+                        self.blocked.notify_one();
+                        std::future::pending::<()>().await;
+                    }
+                    result(&call, "unblocked".into())
                 }
                 "attemptCompletion" => {
                     let answer = self.completions.lock().unwrap().pop_front();
