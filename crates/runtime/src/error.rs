@@ -1,0 +1,31 @@
+//! The one error type of this crate. Failures of the model or of tools are not errors:
+//! they end the run with a `stopRunByError` event and a resumable checkpoint. These are
+//! the failures that prevent running at all.
+
+use perstack_checkpoint::StorageError;
+
+use crate::tools::ToolHostError;
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The Expert is not in the config: fix the key or the config.
+    #[error("expert \"{0}\" is not defined in the config")]
+    UnknownExpert(String),
+    /// The input does not fit the checkpoint (e.g. no query for a fresh run, no tool result
+    /// for a run stopped by an interactive tool): supply the missing input.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Checkpoints, job or event log could not be written or read: check the workspace
+    /// (disk space, permissions); the last stored checkpoint remains loadable.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The Expert's tools could not be started.
+    #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
+    Tools {
+        /// The Expert.
+        expert_key: String,
+        /// What the host said.
+        source: ToolHostError,
+    },
+}

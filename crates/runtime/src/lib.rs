@@ -1,0 +1,46 @@
+//! The perstack agent loop and its embedding API.
+//!
+//! A [`Runtime`] runs an Expert with an LLM [`Provider`](perstack_providers::Provider), the
+//! Expert's tools (any [`ToolHostFactory`]; the skill host implements it over MCP), optional
+//! [`Storage`](perstack_checkpoint::Storage) and an [`EventListener`]. The loop is Perstack's
+//! state machine: every transition is one event, in Perstack's order, and the checkpoint an
+//! event carries is stored before the event is emitted, so the last checkpoint always
+//! matches what a listener has seen and can be resumed.
+//!
+//! ```no_run
+//! # async fn demo(provider: std::sync::Arc<dyn perstack_providers::Provider>,
+//! #               host: std::sync::Arc<dyn perstack_runtime::ToolHost>,
+//! #               config: perstack_core::config::PerstackConfig)
+//! #               -> Result<(), perstack_runtime::RuntimeError> {
+//! use std::sync::Arc;
+//! use perstack_runtime::*;
+//! let runtime = Runtime::new(provider, Arc::new(SharedToolHost(host)))
+//!     .with_listener(Arc::new(|e: &perstack_events::Event| tracing::info!("{}", e.type_name())));
+//! let setting = RunSetting::from_config(&config, "my-expert", "claude-sonnet-4-5",
+//!                                       RunInput::query("Summarise README.md"));
+//! let outcome = runtime.run(setting).await?;
+//! std::process::exit(outcome.exit_code());
+//! # }
+//! ```
+
+mod emitter;
+mod error;
+mod listener;
+mod machine;
+mod outcome;
+pub mod prompt;
+mod run;
+mod setting;
+mod stop;
+mod tools;
+
+pub use error::RuntimeError;
+pub use listener::{CollectingListener, EventListener};
+pub use outcome::{RunOutcome, exit_code};
+pub use run::Runtime;
+pub use setting::{InteractiveToolCallResult, RunInput, RunSetting, TraceInfo};
+pub use stop::StopSignal;
+pub use tools::{
+    BoxFuture, HostRequest, SharedToolHost, ToolEntry, ToolHost, ToolHostError, ToolHostFactory,
+    ToolKind, ToolOutcome,
+};

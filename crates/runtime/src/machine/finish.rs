@@ -1,0 +1,87 @@
+//! `FinishingStep` and the stops for the application: interactive tools and delegation.
+
+use perstack_core::{CheckpointStatus, id::new_id};
+use perstack_events::RunEventPayload;
+
+use super::{Machine, State, Transition};
+use crate::emitter::finished;
+
+pub(super) fn finishing_step(m: &mut Machine) -> Transition {
+    let cp = &mut m.checkpoint;
+    m.step = finished(&m.step);
+    if m.setting.max_steps.is_some_and(|max| cp.step_number >= max) {
+        cp.status = CheckpointStatus::StoppedByExceededMaxSteps;
+        let payload = RunEventPayload::StopRunByExceededMaxSteps {
+            checkpoint: cp.clone(),
+            step: m.step.clone(),
+        };
+        return (payload, State::Stopped);
+    }
+    if let Some(max) = m.setting.max_total_tokens
+        && cp.usage.total_tokens >= max
+    {
+        cp.status = CheckpointStatus::StoppedByBudget;
+        let payload = RunEventPayload::StopRunByBudget {
+            checkpoint: cp.clone(),
+            step: m.step.clone(),
+            reason: format!(
+                "maxTotalTokens {max} reached: {} tokens used",
+                cp.usage.total_tokens
+            ),
+        };
+        return (payload, State::Stopped);
+    }
+    let checkpoint = cp.clone();
+    let mut next = cp.clone();
+    next.id = new_id();
+    next.step_number += 1;
+    *cp = next.clone();
+    let step = m.step.clone();
+    m.step.input_messages = None;
+    let payload = RunEventPayload::ContinueToNextStep {
+        checkpoint,
+        step,
+        next_checkpoint: next,
+    };
+    (payload, State::PreparingForStep)
+}
+
+pub(super) fn calling_interactive_tool(m: &mut Machine) -> Transition {
+    let cp = &mut m.checkpoint;
+    cp.status = CheckpointStatus::StoppedByInteractiveTool;
+    cp.pending_tool_calls = m.step.pending_tool_calls.clone();
+    cp.partial_tool_results = m.step.partial_tool_results.clone();
+    m.step = finished(&m.step);
+    let payload = RunEventPayload::StopRunByInteractiveTool {
+        checkpoint: cp.clone(),
+        step: m.step.clone(),
+    };
+    (payload, State::Stopped)
+}
+
+pub(super) fn calling_delegate(m: &mut Machine) -> Transition {
+    let cp = &mut m.checkpoint;
+    let delegated: Vec<&str> = m
+        .delegations
+        .iter()
+        .map(|d| d.tool_call_id.as_str())
+        .collect();
+    let others: Vec<_> = m
+        .step
+        .pending_tool_calls
+        .iter()
+        .flatten()
+        .filter(|c| !delegated.contains(&c.id.as_str()))
+        .cloned()
+        .collect();
+    cp.status = CheckpointStatus::StoppedByDelegate;
+    cp.delegate_to = Some(m.delegations.clone());
+    cp.pending_tool_calls = (!others.is_empty()).then_some(others);
+    cp.partial_tool_results = m.step.partial_tool_results.clone();
+    m.step = finished(&m.step);
+    let payload = RunEventPayload::StopRunByDelegate {
+        checkpoint: cp.clone(),
+        step: m.step.clone(),
+    };
+    (payload, State::Stopped)
+}

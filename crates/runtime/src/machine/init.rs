@@ -1,0 +1,97 @@
+//! `Init`: the messages a run starts with, depending on the checkpoint it starts from.
+
+use perstack_core::{CheckpointStatus, Message, MessagePart, TextPart, ToolResult};
+use perstack_events::RunEventPayload;
+
+use super::{Machine, State, Transition};
+use crate::error::RuntimeError;
+use crate::prompt::instruction_message;
+
+pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
+    let input = &m.setting.input;
+    let input_messages = match m.checkpoint.status {
+        CheckpointStatus::Init => {
+            let text = input
+                .text
+                .as_deref()
+                .ok_or_else(|| RuntimeError::InvalidInput("a fresh run needs a query".into()))?;
+            let expert = m
+                .setting
+                .experts
+                .get(&m.setting.expert_key)
+                .ok_or_else(|| RuntimeError::UnknownExpert(m.setting.expert_key.clone()))?;
+            vec![
+                instruction_message(
+                    &m.setting.expert_key,
+                    expert,
+                    &m.setting.experts,
+                    m.setting.started_at,
+                ),
+                Message::user_text(text),
+            ]
+        }
+        CheckpointStatus::StoppedByInteractiveTool | CheckpointStatus::StoppedByDelegate => {
+            let answer = input.interactive_tool_call_result.as_ref().ok_or_else(|| {
+                RuntimeError::InvalidInput(format!(
+                    "the checkpoint is {:?}: resuming needs the tool call result",
+                    m.checkpoint.status
+                ))
+            })?;
+            let cp = &mut m.checkpoint;
+            let pending = cp.pending_tool_calls.take().unwrap_or_default();
+            let delegated = cp
+                .delegate_to
+                .iter()
+                .flatten()
+                .any(|d| d.tool_call_id == answer.tool_call_id);
+            if !delegated && !pending.iter().any(|c| c.id == answer.tool_call_id) {
+                return Err(RuntimeError::InvalidInput(format!(
+                    "tool call {} is not pending in this checkpoint",
+                    answer.tool_call_id
+                )));
+            }
+            let remaining: Vec<_> = pending
+                .into_iter()
+                .filter(|c| c.id != answer.tool_call_id)
+                .collect();
+            cp.pending_tool_calls = (!remaining.is_empty()).then_some(remaining);
+            if let Some(targets) = &mut cp.delegate_to {
+                targets.retain(|d| d.tool_call_id != answer.tool_call_id);
+            }
+            if cp.delegate_to.as_ref().is_some_and(Vec::is_empty) {
+                cp.delegate_to = None;
+            }
+            cp.partial_tool_results
+                .get_or_insert_with(Vec::new)
+                .push(ToolResult {
+                    id: answer.tool_call_id.clone(),
+                    skill_name: answer.skill_name.clone(),
+                    tool_name: answer.tool_name.clone(),
+                    result: vec![MessagePart::Text(TextPart::new(answer.text.clone()))],
+                });
+            Vec::new()
+        }
+        CheckpointStatus::Completed => {
+            let text = input.text.as_deref().ok_or_else(|| {
+                RuntimeError::InvalidInput("continuing a completed run needs a query".into())
+            })?;
+            vec![Message::user_text(text)]
+        }
+        // Ours: a run stopped by a limit, an error or a signal may resume without a query.
+        CheckpointStatus::Proceeding
+        | CheckpointStatus::StoppedByExceededMaxSteps
+        | CheckpointStatus::StoppedByError
+        | CheckpointStatus::StoppedByApproval
+        | CheckpointStatus::StoppedByBudget
+        | CheckpointStatus::StoppedBySignal => input.text.iter().map(Message::user_text).collect(),
+    };
+    let initial_checkpoint = m.checkpoint.clone();
+    m.checkpoint.status = CheckpointStatus::Proceeding;
+    m.checkpoint.messages.extend(input_messages.iter().cloned());
+    m.step.input_messages = Some(input_messages.clone());
+    let payload = RunEventPayload::StartRun {
+        initial_checkpoint,
+        input_messages,
+    };
+    Ok((payload, State::PreparingForStep))
+}

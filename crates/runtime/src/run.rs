@@ -1,0 +1,440 @@
+//! [`Runtime`]: runs an Expert to a stop, delegates included, keeping the job record.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use perstack_checkpoint::Storage;
+use perstack_core::{
+    Checkpoint, CheckpointStatus, ExpertRef, Job, JobStatus, MessagePart, TextPart, ToolResult,
+    Usage, id::new_id,
+};
+use perstack_events::{EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEventPayload};
+use perstack_providers::Provider;
+use tokio::sync::Mutex;
+
+use crate::emitter::{Emitter, JobTracker};
+use crate::error::RuntimeError;
+use crate::listener::EventListener;
+use crate::machine::Machine;
+use crate::outcome::RunOutcome;
+use crate::setting::{InteractiveToolCallResult, RunInput, RunSetting};
+use crate::stop::StopSignal;
+use crate::tools::{BoxFuture, HostRequest, ToolHost, ToolHostFactory};
+
+/// Runs Experts: one provider, one source of tools, optional storage, one event listener.
+///
+/// Cheap to share: many executions may run concurrently on one `Runtime`.
+#[derive(Clone)]
+pub struct Runtime {
+    provider: Arc<dyn Provider>,
+    tools: Arc<dyn ToolHostFactory>,
+    storage: Option<Arc<Storage>>,
+    listener: Arc<dyn EventListener>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("provider", &self.provider)
+            .field("tools", &self.tools)
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tool hosts opened during one execution, one per Expert.
+type Hosts = Arc<Mutex<HashMap<String, Arc<dyn ToolHost>>>>;
+
+/// A run's end: its last checkpoint and its result text.
+type Ended = (Checkpoint, Option<String>);
+
+impl Runtime {
+    /// A runtime without storage whose events go nowhere.
+    pub fn new(provider: Arc<dyn Provider>, tools: Arc<dyn ToolHostFactory>) -> Self {
+        Runtime {
+            provider,
+            tools,
+            storage: None,
+            listener: Arc::new(|_: &perstack_events::Event| {}),
+        }
+    }
+
+    /// Stores jobs, checkpoints and event logs in `storage`.
+    pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Sends every event to `listener`.
+    pub fn with_listener(mut self, listener: Arc<dyn EventListener>) -> Self {
+        self.listener = listener;
+        self
+    }
+
+    /// Runs `setting` until the run completes or stops, delegations included.
+    ///
+    /// Model and tool failures end the run with a `stoppedByError` checkpoint (an `Ok`
+    /// outcome); `Err` means the run could not be carried out (unknown Expert, missing input,
+    /// storage failure).
+    pub async fn run(&self, setting: RunSetting) -> Result<RunOutcome, RuntimeError> {
+        self.run_with_stop(setting, StopSignal::new()).await
+    }
+
+    /// Like [`Runtime::run`], stopping with a resumable `stoppedBySignal` checkpoint when
+    /// `stop` fires. Delegates stopped this way report it to their parent as their result;
+    /// the parent then stops too.
+    pub async fn run_with_stop(
+        &self,
+        setting: RunSetting,
+        stop: StopSignal,
+    ) -> Result<RunOutcome, RuntimeError> {
+        if !setting.experts.contains_key(&setting.expert_key) {
+            return Err(RuntimeError::UnknownExpert(setting.expert_key.clone()));
+        }
+        let storage = self.storage.as_deref();
+        let existing = match storage {
+            Some(s) if s.layout().job_file(&setting.job_id)?.exists() => {
+                Some(s.load_job(&setting.job_id)?)
+            }
+            Some(_) | None => None,
+        };
+        let job = existing.unwrap_or_else(|| Job {
+            id: setting.job_id.clone(),
+            status: JobStatus::Running,
+            coordinator_expert_key: setting.expert_key.clone(),
+            total_steps: 0,
+            max_steps: setting.max_steps,
+            usage: Usage::default(),
+            started_at: setting.started_at,
+            finished_at: None,
+        });
+        let tracker = JobTracker::new(job);
+        tracker.update(storage, |j| {
+            j.status = JobStatus::Running;
+            j.finished_at = None;
+        })?;
+        let hosts: Hosts = Arc::default();
+        let (checkpoint, text) = self
+            .run_expert(setting, &tracker, &hosts, &stop, true)
+            .await?;
+        let status = checkpoint.status;
+        let usage = checkpoint.usage;
+        let job = tracker.update(storage, |j| {
+            j.status = job_status(status);
+            j.usage = usage;
+            j.total_steps = j.total_steps.max(checkpoint.step_number);
+            if matches!(
+                status,
+                CheckpointStatus::Completed
+                    | CheckpointStatus::StoppedByExceededMaxSteps
+                    | CheckpointStatus::StoppedByError
+            ) {
+                j.finished_at = Some(perstack_core::now_ms());
+            }
+        })?;
+        Ok(RunOutcome {
+            checkpoint,
+            job,
+            text,
+        })
+    }
+
+    /// Runs an Expert, serving its delegations, until it stops for good.
+    fn run_expert<'a>(
+        &'a self,
+        mut setting: RunSetting,
+        tracker: &'a JobTracker,
+        hosts: &'a Hosts,
+        stop: &'a StopSignal,
+        owns_job_usage: bool,
+    ) -> BoxFuture<'a, Result<Ended, RuntimeError>> {
+        Box::pin(async move {
+            loop {
+                let (checkpoint, text) = self
+                    .run_once(&setting, tracker, hosts, stop, owns_job_usage)
+                    .await?;
+                if checkpoint.status != CheckpointStatus::StoppedByDelegate {
+                    return Ok((checkpoint, text));
+                }
+                setting = self
+                    .delegate(setting, checkpoint, tracker, hosts, stop)
+                    .await?;
+            }
+        })
+    }
+
+    /// Runs every delegation of `parent` concurrently and returns the parent's next run,
+    /// which resumes with their results (first as the input, the rest as partial results).
+    async fn delegate(
+        &self,
+        setting: RunSetting,
+        parent: Checkpoint,
+        tracker: &JobTracker,
+        hosts: &Hosts,
+        stop: &StopSignal,
+    ) -> Result<RunSetting, RuntimeError> {
+        let targets = parent.delegate_to.clone().unwrap_or_default();
+        let parent_ref = DelegatedFrom {
+            expert: parent.expert.clone(),
+            checkpoint_id: parent.id.clone(),
+            run_id: setting.run_id.clone(),
+        };
+        let children = futures::future::join_all(targets.iter().map(|t| {
+            let mut child = setting.clone();
+            child.run_id = new_id();
+            child.expert_key = t.expert.key.clone();
+            child.input = RunInput::query(t.query.clone());
+            let mut cp =
+                Checkpoint::init(new_id(), &setting.job_id, &child.run_id, t.expert.clone());
+            cp.step_number = parent.step_number;
+            cp.delegated_by = Some(perstack_core::DelegatedBy {
+                expert: parent_ref.expert.clone(),
+                tool_call_id: t.tool_call_id.clone(),
+                tool_name: t.tool_name.clone(),
+                checkpoint_id: parent_ref.checkpoint_id.clone(),
+                run_id: parent_ref.run_id.clone(),
+            });
+            child.checkpoint = Some(cp);
+            self.run_expert(child, tracker, hosts, stop, false)
+        }))
+        .await;
+        let mut step_number = parent.step_number;
+        let mut usage = parent.usage;
+        let mut results = Vec::new();
+        for (target, child) in targets.iter().zip(children) {
+            let text = match child {
+                Ok((cp, text)) => {
+                    step_number = step_number.max(cp.step_number);
+                    usage += cp.usage;
+                    delegate_result_text(&target.expert.key, &cp, text)
+                }
+                // A delegate that cannot run is an error result for the parent, not the job's end.
+                Err(e) => format!("Delegate \"{}\" failed: {e}", target.expert.key),
+            };
+            results.push(ToolResult {
+                id: target.tool_call_id.clone(),
+                skill_name: format!("delegate/{}", target.expert.key),
+                tool_name: target.tool_name.clone(),
+                result: vec![MessagePart::Text(TextPart::new(text))],
+            });
+        }
+        let mut next = setting;
+        let mut cp = parent;
+        cp.step_number = step_number;
+        cp.usage = usage;
+        let mut results = results.into_iter();
+        let first = results.next();
+        cp.partial_tool_results
+            .get_or_insert_with(Vec::new)
+            .extend(results);
+        // Only the delegation answered through the input is still open; the others are
+        // already among the partial results.
+        if let Some(targets) = &mut cp.delegate_to {
+            targets.retain(|t| first.as_ref().is_some_and(|f| f.id == t.tool_call_id));
+        }
+        next.run_id = new_id();
+        next.expert_key = cp.expert.key.clone();
+        next.input = RunInput {
+            text: None,
+            interactive_tool_call_result: first.map(|r| InteractiveToolCallResult {
+                tool_call_id: r.id,
+                tool_name: r.tool_name,
+                skill_name: r.skill_name,
+                text: r.result.iter().map(part_text).collect(),
+            }),
+        };
+        next.checkpoint = Some(cp);
+        Ok(next)
+    }
+
+    /// One run: from the setting's checkpoint (or a fresh one) to the machine's stop.
+    async fn run_once(
+        &self,
+        setting: &RunSetting,
+        tracker: &JobTracker,
+        hosts: &Hosts,
+        stop: &StopSignal,
+        owns_job_usage: bool,
+    ) -> Result<Ended, RuntimeError> {
+        let key = &setting.expert_key;
+        let expert = setting
+            .experts
+            .get(key)
+            .ok_or_else(|| RuntimeError::UnknownExpert(key.clone()))?;
+        let mut emitter = Emitter::open(
+            &setting.job_id,
+            &setting.run_id,
+            key,
+            self.storage.clone(),
+            Arc::clone(&self.listener),
+            tracker.clone(),
+            owns_job_usage,
+        )?;
+        emitter.emit_runtime(initialize_event(setting, expert.version_or_default()))?;
+        let host = self.host_for(setting, hosts).await?;
+        let tools = host.tools().await.map_err(|source| RuntimeError::Tools {
+            expert_key: key.clone(),
+            source,
+        })?;
+        let checkpoint = match setting.checkpoint.clone() {
+            None => {
+                let expert_ref = ExpertRef {
+                    key: key.clone(),
+                    name: key.clone(),
+                    version: expert.version_or_default().to_string(),
+                };
+                let mut cp =
+                    Checkpoint::init(new_id(), &setting.job_id, &setting.run_id, expert_ref);
+                cp.step_number = 1;
+                cp
+            }
+            // Like Perstack, a run continues from a checkpoint in a new step.
+            Some(mut cp) => {
+                cp.id = new_id();
+                cp.run_id = setting.run_id.clone();
+                cp.step_number += 1;
+                cp.error = None;
+                cp
+            }
+        };
+        let mut machine = Machine::new(
+            setting.clone(),
+            Arc::clone(&self.provider),
+            host,
+            tools,
+            emitter,
+            checkpoint,
+            stop.clone(),
+        );
+        machine.drive().await?;
+        Ok((machine.checkpoint, machine.result_text))
+    }
+
+    async fn host_for(
+        &self,
+        setting: &RunSetting,
+        hosts: &Hosts,
+    ) -> Result<Arc<dyn ToolHost>, RuntimeError> {
+        let mut hosts = hosts.lock().await;
+        if let Some(h) = hosts.get(&setting.expert_key) {
+            return Ok(Arc::clone(h));
+        }
+        let request = HostRequest {
+            expert_key: setting.expert_key.clone(),
+            job_id: setting.job_id.clone(),
+            run_id: setting.run_id.clone(),
+            listener: Arc::clone(&self.listener),
+        };
+        let host = self
+            .tools
+            .open(request)
+            .await
+            .map_err(|source| RuntimeError::Tools {
+                expert_key: setting.expert_key.clone(),
+                source,
+            })?;
+        hosts.insert(setting.expert_key.clone(), Arc::clone(&host));
+        Ok(host)
+    }
+}
+
+/// The parent a delegation returns to.
+struct DelegatedFrom {
+    expert: ExpertRef,
+    checkpoint_id: String,
+    run_id: String,
+}
+
+/// What a parent receives from a delegate: its result, or why there is none.
+fn delegate_result_text(key: &str, cp: &Checkpoint, text: Option<String>) -> String {
+    match cp.status {
+        CheckpointStatus::Completed => text.unwrap_or_default(),
+        CheckpointStatus::StoppedByError => format!(
+            "Delegate \"{key}\" stopped with an error: {}",
+            cp.error
+                .as_ref()
+                .map_or("unknown error", |e| e.message.as_str())
+        ),
+        CheckpointStatus::StoppedByExceededMaxSteps => {
+            format!("Delegate \"{key}\" reached the step limit without a result.")
+        }
+        CheckpointStatus::StoppedByInteractiveTool | CheckpointStatus::StoppedByApproval => {
+            format!(
+                "Delegate \"{key}\" stopped waiting for the application; delegates cannot do that."
+            )
+        }
+        CheckpointStatus::StoppedByBudget | CheckpointStatus::StoppedBySignal => {
+            format!(
+                "Delegate \"{key}\" was stopped before finishing ({:?}).",
+                cp.status
+            )
+        }
+        CheckpointStatus::Init
+        | CheckpointStatus::Proceeding
+        | CheckpointStatus::StoppedByDelegate => {
+            format!(
+                "Delegate \"{key}\" ended in an unexpected state ({:?}).",
+                cp.status
+            )
+        }
+    }
+}
+
+fn part_text(part: &MessagePart) -> &str {
+    match part {
+        MessagePart::Text(t) => &t.text,
+        MessagePart::ImageUrl(_)
+        | MessagePart::ImageInline(_)
+        | MessagePart::ImageBinary(_)
+        | MessagePart::FileUrl(_)
+        | MessagePart::FileInline(_)
+        | MessagePart::FileBinary(_)
+        | MessagePart::ToolCall(_)
+        | MessagePart::ToolResult(_)
+        | MessagePart::Thinking(_) => "",
+    }
+}
+
+fn job_status(status: CheckpointStatus) -> JobStatus {
+    match status {
+        CheckpointStatus::Completed => JobStatus::Completed,
+        CheckpointStatus::StoppedByInteractiveTool => JobStatus::StoppedByInteractiveTool,
+        CheckpointStatus::StoppedByExceededMaxSteps => JobStatus::StoppedByMaxSteps,
+        CheckpointStatus::StoppedByApproval => JobStatus::StoppedByApproval,
+        CheckpointStatus::StoppedByBudget => JobStatus::StoppedByBudget,
+        CheckpointStatus::StoppedBySignal => JobStatus::StoppedBySignal,
+        CheckpointStatus::StoppedByError
+        | CheckpointStatus::Init
+        | CheckpointStatus::Proceeding
+        | CheckpointStatus::StoppedByDelegate => JobStatus::StoppedByError,
+    }
+}
+
+fn initialize_event(setting: &RunSetting, expert_version: &str) -> RuntimeEventPayload {
+    RuntimeEventPayload::InitializeRuntime {
+        runtime_version: env!("CARGO_PKG_VERSION").to_string(),
+        runtime: Some("local".into()),
+        expert_name: setting.expert_key.clone(),
+        experts: setting.experts.keys().cloned().collect(),
+        model: setting.model.clone(),
+        max_steps: setting.max_steps,
+        max_retries: setting.max_retries,
+        timeout: u64::try_from(setting.timeout.as_millis()).unwrap_or(u64::MAX),
+        query: setting.input.text.clone(),
+        interactive_tool_call: setting
+            .input
+            .interactive_tool_call_result
+            .as_ref()
+            .map(|r| InteractiveToolCallInfo {
+                tool_name: r.tool_name.clone(),
+                tool_call_id: r.tool_call_id.clone(),
+                text: r.text.clone(),
+            }),
+        git_revision: setting.trace.git_revision.clone(),
+        expert_version: Some(expert_version.to_string()),
+        config_hash: setting.trace.config_hash.clone(),
+        lockfile_hash: setting.trace.lockfile_hash.clone(),
+        event_schema_version: Some(EVENT_SCHEMA_VERSION.to_string()),
+    }
+}

@@ -1,0 +1,135 @@
+//! What one execution is asked to do: which Expert, which model, which limits, which input.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use perstack_core::config::{ExpertConfig, PerstackConfig, ReasoningBudget};
+use perstack_core::{Checkpoint, id::new_id};
+use serde::{Deserialize, Serialize};
+
+/// The application's answer to an interactive tool call (`-i`), Perstack's
+/// `interactiveToolCallResult`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractiveToolCallResult {
+    /// The call being answered.
+    pub tool_call_id: String,
+    /// Its tool.
+    pub tool_name: String,
+    /// Its skill.
+    pub skill_name: String,
+    /// The answer.
+    pub text: String,
+}
+
+/// The input of a run: a query, or the answer to an interactive tool call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInput {
+    /// The user's query (fresh runs and `--continue`).
+    pub text: Option<String>,
+    /// The answer to the pending interactive tool call (resume).
+    pub interactive_tool_call_result: Option<InteractiveToolCallResult>,
+}
+
+impl RunInput {
+    /// A plain query.
+    pub fn query(text: impl Into<String>) -> Self {
+        RunInput {
+            text: Some(text.into()),
+            interactive_tool_call_result: None,
+        }
+    }
+
+    /// An answer to an interactive tool call.
+    pub fn tool_result(result: InteractiveToolCallResult) -> Self {
+        RunInput {
+            text: None,
+            interactive_tool_call_result: Some(result),
+        }
+    }
+}
+
+/// Build and config facts reported in `initializeRuntime` so a run can be traced back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceInfo {
+    /// Git revision of the runtime build.
+    pub git_revision: Option<String>,
+    /// SHA-256 of the config file.
+    pub config_hash: Option<String>,
+    /// SHA-256 of the lockfile.
+    pub lockfile_hash: Option<String>,
+}
+
+/// Everything one execution needs besides its collaborators (Perstack's `RunSetting`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSetting {
+    /// The job (new or continued).
+    pub job_id: String,
+    /// This run.
+    pub run_id: String,
+    /// The Expert to run.
+    pub expert_key: String,
+    /// Every Expert of the config (delegates are looked up here).
+    pub experts: IndexMap<String, ExpertConfig>,
+    /// Model id.
+    pub model: String,
+    /// Extended thinking budget.
+    pub reasoning_budget: ReasoningBudget,
+    /// Most tokens one generation may produce.
+    pub max_output_tokens: u32,
+    /// Step limit (`None`: unlimited).
+    pub max_steps: Option<u32>,
+    /// Generations retried after a failure before the run stops with an error.
+    pub max_retries: u32,
+    /// Time budget of one generation.
+    pub timeout: Duration,
+    /// First wait before a generation is retried by the runtime; doubles, capped at 8 s.
+    pub retry_backoff: Duration,
+    /// Token budget of the whole job (`--max-total-tokens`).
+    pub max_total_tokens: Option<u64>,
+    /// The input.
+    pub input: RunInput,
+    /// The checkpoint to continue from (`--continue`, `--resume-from`), if any.
+    pub checkpoint: Option<Checkpoint>,
+    /// Start time, ms since the epoch (also the "current time" told to the model).
+    pub started_at: u64,
+    /// Build and config facts for `initializeRuntime`.
+    pub trace: TraceInfo,
+}
+
+impl RunSetting {
+    /// A fresh run of `expert_key` with `config`'s experts, limits and defaults.
+    pub fn from_config(
+        config: &PerstackConfig,
+        expert_key: impl Into<String>,
+        model: impl Into<String>,
+        input: RunInput,
+    ) -> Self {
+        RunSetting {
+            job_id: new_id(),
+            run_id: new_id(),
+            expert_key: expert_key.into(),
+            experts: config.experts.clone(),
+            model: model.into(),
+            reasoning_budget: config.reasoning_budget(),
+            max_output_tokens: 8192,
+            max_steps: Some(config.max_steps()),
+            max_retries: config.max_retries(),
+            timeout: Duration::from_millis(config.timeout_ms()),
+            retry_backoff: Duration::from_millis(500),
+            max_total_tokens: None,
+            input,
+            checkpoint: None,
+            started_at: perstack_core::now_ms(),
+            trace: TraceInfo::default(),
+        }
+    }
+
+    /// The wait before retry number `retry` (1-based).
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1).min(16));
+        self.retry_backoff
+            .saturating_mul(factor)
+            .min(Duration::from_secs(8))
+    }
+}

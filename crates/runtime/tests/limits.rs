@@ -1,0 +1,116 @@
+//! Limits, bad input and concurrency: token budget, generation timeout, input that does not
+//! fit the checkpoint, several executions on one runtime.
+
+mod support;
+
+use std::time::Duration;
+
+use perstack_core::CheckpointStatus;
+use perstack_runtime::{InteractiveToolCallResult, RunInput, RuntimeError};
+use pretty_assertions::assert_eq;
+use serde_json::json;
+use support::Harness;
+use support::script::{call, say};
+use support::server::Reply;
+
+#[tokio::test]
+async fn token_budget_stops_the_run_resumably() {
+    let h = Harness::new(vec![
+        call("c1", "echo", json!({"text": "1"})),
+        call("c2", "echo", json!({"text": "2"})),
+        say("Finished."),
+    ])
+    .await;
+    let mut setting = h.setting("Work");
+    setting.max_total_tokens = Some(20);
+    let stopped = h.run(setting.clone()).await;
+    assert_eq!(stopped.status(), CheckpointStatus::StoppedByBudget);
+    assert_eq!(stopped.exit_code(), 5);
+    assert_eq!(
+        stopped.job.status,
+        perstack_core::JobStatus::StoppedByBudget
+    );
+    h.assert_stored(&stopped);
+
+    // Resumed with a larger budget and no new query, the run simply goes on.
+    let mut resume = setting;
+    resume.run_id = perstack_core::id::new_id();
+    resume.max_total_tokens = Some(1000);
+    resume.input = RunInput::default();
+    resume.checkpoint = Some(stopped.checkpoint.clone());
+    let done = h.run(resume).await;
+    assert_eq!(done.text.as_deref(), Some("Finished."));
+    assert_eq!(done.job.usage.total_tokens, 45);
+    insta::assert_snapshot!(h.outline());
+}
+
+#[tokio::test]
+async fn a_hanging_generation_times_out_and_is_retried() {
+    let h = Harness::new(vec![Reply::Hang, say("Awake.")]).await;
+    let mut setting = h.setting("Hello");
+    setting.timeout = Duration::from_millis(300);
+    let outcome = h.run(setting).await;
+    assert_eq!(outcome.text.as_deref(), Some("Awake."));
+    let retry = h
+        .events()
+        .into_iter()
+        .find(|e| e.type_name() == "retry")
+        .unwrap();
+    let json = serde_json::to_value(&retry).unwrap();
+    assert!(
+        json["reason"].as_str().unwrap().contains("TimeoutError"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn input_that_does_not_fit_the_checkpoint_is_refused() {
+    let h = Harness::new(vec![call("c1", "ask", json!({"text": "?"}))]).await;
+    let mut fresh = h.setting("x");
+    fresh.input = RunInput::default();
+    assert!(matches!(
+        h.runtime.run(fresh).await,
+        Err(RuntimeError::InvalidInput(_))
+    ));
+
+    let setting = h.setting("Ask me");
+    let stopped = h.run(setting.clone()).await;
+    assert_eq!(stopped.status(), CheckpointStatus::StoppedByInteractiveTool);
+    let mut resume = setting.clone();
+    resume.checkpoint = Some(stopped.checkpoint.clone());
+    resume.input = RunInput::query("not a tool result");
+    assert!(matches!(
+        h.runtime.run(resume.clone()).await,
+        Err(RuntimeError::InvalidInput(_))
+    ));
+    resume.input = RunInput::tool_result(InteractiveToolCallResult {
+        tool_call_id: "no-such-call".into(),
+        tool_name: "ask".into(),
+        skill_name: "app".into(),
+        text: "x".into(),
+    });
+    let err = h.runtime.run(resume).await.unwrap_err();
+    assert!(err.to_string().contains("no-such-call"), "{err}");
+
+    let mut unknown = setting;
+    unknown.expert_key = "nobody".into();
+    assert!(matches!(
+        h.runtime.run(unknown).await,
+        Err(RuntimeError::UnknownExpert(_))
+    ));
+}
+
+#[tokio::test]
+async fn one_runtime_runs_executions_concurrently() {
+    let h = Harness::new(vec![say("A"), say("B")]).await;
+    let (a, b) = tokio::join!(
+        h.runtime.run(h.setting("first")),
+        h.runtime.run(h.setting("second"))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.job.id, b.job.id);
+    let mut texts = vec![a.text.unwrap(), b.text.unwrap()];
+    texts.sort();
+    assert_eq!(texts, ["A", "B"]);
+    assert_eq!(h.storage.list_jobs().unwrap().len(), 2);
+}
