@@ -1,8 +1,10 @@
 //! `cargo xtask <task>`: project automation that needs more than cargo.
 
 mod bench;
+mod demo;
 mod peers;
 mod schema;
+mod scripted_llm;
 mod test;
 
 use anyhow::Result;
@@ -37,6 +39,8 @@ enum Task {
     Peers,
     /// Run the benchmarks and print every figure the project claims.
     Bench,
+    /// Run the demo Expert end to end, offline, against the scripted LLM server.
+    Demo,
 }
 
 fn main() -> Result<()> {
@@ -50,6 +54,7 @@ fn main() -> Result<()> {
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
         Task::Bench => bench::run(&root),
+        Task::Demo => demo::run(&root),
     }
 }
 

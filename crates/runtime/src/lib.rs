@@ -31,6 +31,7 @@ mod outcome;
 pub mod prompt;
 mod run;
 mod setting;
+mod skill_host;
 mod stop;
 mod tools;
 
@@ -39,6 +40,7 @@ pub use listener::{CollectingListener, EventListener};
 pub use outcome::{RunOutcome, exit_code};
 pub use run::Runtime;
 pub use setting::{InteractiveToolCallResult, RunInput, RunSetting, TraceInfo};
+pub use skill_host::SkillHostFactory;
 pub use stop::StopSignal;
 pub use tools::{
     BoxFuture, HostRequest, SharedToolHost, ToolEntry, ToolHost, ToolHostError, ToolHostFactory,

@@ -1,53 +1,71 @@
-//! `perstack run`: resolves and checks everything a run needs. The agent loop itself arrives
-//! with the runtime crate; until then the command stops after the checks and says so.
+//! `perstack run`: one Expert execution, every event as one JSON line on stdout.
 
-use perstack_core::config::{ProviderName, ReasoningBudget, ReasoningLevel, load_config};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use perstack_checkpoint::Storage;
+use perstack_core::config::{
+    LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, ReasoningLevel, load_config,
+};
 use perstack_core::env_file::EnvFiles;
+use perstack_core::{Checkpoint, CheckpointStatus};
+use perstack_events::{Event, JsonlWriter};
+use perstack_providers::HttpProvider;
+use perstack_runtime::{
+    InteractiveToolCallResult, RunInput, RunSetting, Runtime, SkillHostFactory, StopSignal,
+    TraceInfo,
+};
+use perstack_skills::host::HostOptions;
+use sha2::{Digest, Sha256};
 
 use crate::cli::RunArgs;
 use crate::{config_path, exit};
 
 pub fn run(args: &RunArgs) -> u8 {
-    match prepare(args) {
-        Ok(summary) => {
-            tracing::info!("{summary}");
-            eprintln!(
-                "perstack run: configuration checked ({summary}), but this build has no agent runtime yet; \
-                 it arrives with the perstack-runtime crate. Nothing was executed."
-            );
-            exit::ERROR
-        }
+    let prepared = match prepare(args) {
+        Ok(p) => p,
         Err(message) => {
             eprintln!("error: {message}");
-            exit::USAGE
+            return exit::USAGE;
         }
-    }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(execute(prepared))
 }
 
-/// Everything `run` can check before the runtime: config, expert, flags, env files.
-fn prepare(args: &RunArgs) -> Result<String, String> {
+/// Everything resolved from flags, config, env files and storage before anything runs.
+struct Prepared {
+    setting: RunSetting,
+    provider: HttpProvider,
+    host_options: HostOptions,
+    storage: Arc<Storage>,
+}
+
+fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let path = config_path::resolve(args.config.as_deref()).map_err(|e| e.to_string())?;
     let loaded = load_config(&path).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
-    let expert = loaded.expert(&args.expert_key).map_err(|e| e.to_string())?;
-    let provider = match &args.provider {
-        Some(p) => p.parse::<ProviderName>()?,
-        None => loaded.config.provider_name(),
-    };
-    let budget = match &args.reasoning_budget {
-        Some(b) => parse_reasoning_budget(b)?,
-        None => loaded.config.reasoning_budget(),
-    };
-    let model = args
-        .model
-        .clone()
-        .or_else(|| loaded.config.model.clone())
-        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
+    loaded.expert(&args.expert_key).map_err(|e| e.to_string())?;
+    // Flags are checked before anything that needs credentials or the workspace.
+    let budget = args.reasoning_budget.as_deref().map(parse_reasoning_budget).transpose()?;
     if args.max_steps == Some(0) {
         return Err("--max-steps must be at least 1".into());
     }
+    let workspace = workspace(args.workspace.as_deref())?;
     let env_paths: Vec<String> = if args.env_path.is_empty() {
         loaded.config.env_paths()
     } else {
@@ -56,13 +74,239 @@ fn prepare(args: &RunArgs) -> Result<String, String> {
             .map(|p| p.display().to_string())
             .collect()
     };
-    let env = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "expert {}@{}, provider {provider}, model {model}, reasoning {budget:?}, {} env file(s)",
-        args.expert_key,
-        expert.version_or_default(),
-        env.loaded().len()
-    ))
+    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
+    // The process environment, overlaid by the env files (never written back).
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    let env = Arc::new(env);
+
+    let mut config = loaded.config.clone();
+    if let Some(p) = &args.provider {
+        let name = p.parse::<ProviderName>()?;
+        let setting = config
+            .provider
+            .as_ref()
+            .filter(|t| t.provider_name == name)
+            .and_then(|t| t.setting.clone());
+        config.provider = Some(ProviderTable {
+            provider_name: name,
+            setting,
+        });
+    }
+    if let Some(n) = args.max_retries {
+        config.max_retries = Some(n);
+    }
+    if let Some(t) = args.timeout {
+        config.timeout = Some(t);
+    }
+    let provider = HttpProvider::from_config(&config, &|name: &str| env.get(name).cloned())
+        .map_err(|e| e.to_string())?;
+    let model = args
+        .model
+        .clone()
+        .or_else(|| config.model.clone())
+        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
+    let storage = Arc::new(Storage::new(&workspace));
+    let (checkpoint, job_id) = continuation(args, &storage)?;
+    let input = input(args, checkpoint.as_ref())?;
+
+    let mut setting = RunSetting::from_config(&config, &args.expert_key, model, input);
+    if let Some(b) = budget {
+        setting.reasoning_budget = b;
+    }
+    if let Some(n) = args.max_steps {
+        setting.max_steps = Some(n);
+    }
+    if let Some(j) = job_id.or_else(|| args.job_id.clone()) {
+        if !perstack_core::id::is_valid_id(&j) {
+            return Err(format!(
+                "invalid job id \"{j}\": use letters, digits, '-' and '_'"
+            ));
+        }
+        setting.job_id = j;
+    }
+    setting.checkpoint = checkpoint;
+    setting.trace = trace(&loaded, &workspace);
+    let host_options = HostOptions::new(&workspace).with_env(env);
+    Ok(Prepared {
+        setting,
+        provider,
+        host_options,
+        storage,
+    })
+}
+
+fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
+    let dir = match flag {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_dir().map_err(|e| e.to_string())?,
+    };
+    std::fs::canonicalize(&dir).map_err(|e| {
+        format!(
+            "workspace {} is not usable ({e}); create it or pass --workspace DIR",
+            dir.display()
+        )
+    })
+}
+
+/// The checkpoint to continue from and its job, for `--continue`, `--continue-job`,
+/// `--resume-from`.
+fn continuation(
+    args: &RunArgs,
+    storage: &Storage,
+) -> Result<(Option<Checkpoint>, Option<String>), String> {
+    let job = if args.continue_latest {
+        Some(storage.latest_job().map_err(|e| e.to_string())?.ok_or(
+            "--continue: there is no job in this workspace yet; start one without --continue",
+        )?)
+    } else if let Some(id) = &args.continue_job {
+        Some(storage.load_job(id).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let Some(job) = job else {
+        return Ok((None, None));
+    };
+    let checkpoint_id = match &args.resume_from {
+        Some(id) => id.clone(),
+        None => storage
+            .list_checkpoints(&job.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .rfind(|c| c.expert_key == job.coordinator_expert_key)
+            .map(|c| c.id)
+            .ok_or_else(|| format!("job {} has no checkpoint to continue from", job.id))?,
+    };
+    let cp = storage
+        .load_checkpoint(&job.id, &checkpoint_id)
+        .map_err(|e| e.to_string())?;
+    Ok((Some(cp), Some(job.id)))
+}
+
+/// The query, or the interactive tool result (`-i`: plain text, or Perstack's JSON form).
+fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, String> {
+    let Some(raw) = &args.interactive_tool_call_result else {
+        return Ok(RunInput::query(args.query.clone()));
+    };
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw)
+        && v.is_object()
+    {
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!(
+                        "-i JSON needs a string \"{k}\" (toolCallId, toolName, skillName, text)"
+                    )
+                })
+        };
+        return Ok(RunInput::tool_result(InteractiveToolCallResult {
+            tool_call_id: field("toolCallId")?,
+            tool_name: field("toolName")?,
+            skill_name: field("skillName")?,
+            text: field("text")?,
+        }));
+    }
+    // Plain text answers the pending interactive call of the checkpoint being continued.
+    let cp = checkpoint.ok_or("-i needs --continue or --continue-job: it answers a stopped run")?;
+    if cp.status != CheckpointStatus::StoppedByInteractiveTool {
+        return Err(format!(
+            "-i: the checkpoint {} is {:?}, not waiting for an interactive tool",
+            cp.id, cp.status
+        ));
+    }
+    let call = cp
+        .pending_tool_calls
+        .as_ref()
+        .and_then(|p| p.first())
+        .ok_or("-i: the checkpoint has no pending tool call")?;
+    Ok(RunInput::tool_result(InteractiveToolCallResult {
+        tool_call_id: call.id.clone(),
+        tool_name: call.tool_name.clone(),
+        skill_name: call.skill_name.clone(),
+        text: raw.clone(),
+    }))
+}
+
+fn trace(loaded: &LoadedConfig, workspace: &Path) -> TraceInfo {
+    let sha = |bytes: &[u8]| format!("sha256:{:x}", Sha256::digest(bytes));
+    let lock = std::fs::read(loaded.dir().join("perstack.lock"))
+        .or_else(|_| std::fs::read(workspace.join("perstack.lock")))
+        .ok();
+    TraceInfo {
+        git_revision: option_env!("PERSTACK_GIT_REVISION").map(str::to_string),
+        config_hash: Some(sha(loaded.source.as_bytes())),
+        lockfile_hash: lock.as_deref().map(sha),
+    }
+}
+
+async fn execute(p: Prepared) -> u8 {
+    let factory = Arc::new(SkillHostFactory::new(
+        p.setting.experts.clone(),
+        p.host_options,
+    ));
+    let out = Arc::new(Mutex::new(JsonlWriter::new(std::io::stdout())));
+    let listener = {
+        let out = Arc::clone(&out);
+        Arc::new(move |e: &Event| {
+            let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = w.write(e) {
+                tracing::error!("{err}");
+            }
+        })
+    };
+    let runtime = Runtime::new(Arc::new(p.provider), factory.clone())
+        .with_storage(Arc::clone(&p.storage))
+        .with_listener(listener);
+    let stop = StopSignal::new();
+    let signals = tokio::spawn(watch_signals(stop.clone()));
+    let result = runtime.run_with_stop(p.setting, stop.clone()).await;
+    signals.abort();
+    factory.shutdown().await;
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(outcome) => {
+            if outcome.status() == CheckpointStatus::StoppedBySignal
+                && stop.fired().as_deref() == Some("SIGINT")
+            {
+                return 130;
+            }
+            u8::try_from(outcome.exit_code()).unwrap_or(exit::ERROR)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// First SIGTERM/SIGINT: stop with a resumable checkpoint. Second: exit at once.
+async fn watch_signals(stop: StopSignal) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    let mut first = true;
+    loop {
+        let (name, code) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", 143),
+            _ = int.recv() => ("SIGINT", 130),
+        };
+        if !first {
+            eprintln!("{name} again: exiting now");
+            std::process::exit(code);
+        }
+        first = false;
+        eprintln!(
+            "{name}: stopping; a resumable checkpoint is being written (send again to exit at once)"
+        );
+        stop.stop(name);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// `--reasoning-budget`: a level name or a token count.

@@ -1,0 +1,157 @@
+//! The production tool host: every Expert's skills started by `perstack-skills` (the built-in
+//! base skill in-process, stdio and remote MCP servers, interactive skills, delegates).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use perstack_core::config::ExpertConfig;
+use perstack_core::{ToolCall, ToolResult};
+use perstack_events::{Event, RuntimeEvent};
+use perstack_skills::host::{CallOutcome, HostOptions, SkillHost, ToolKind as HostToolKind};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::tools::{
+    BoxFuture, HostRequest, ToolEntry, ToolHost, ToolHostError, ToolHostFactory, ToolKind,
+    ToolOutcome,
+};
+
+/// Opens a [`SkillHost`] per Expert (delegates get their own) and keeps them for the job,
+/// so an Expert delegated to twice starts its servers once.
+pub struct SkillHostFactory {
+    experts: IndexMap<String, ExpertConfig>,
+    options: HostOptions,
+    open: Mutex<HashMap<String, Arc<SkillTools>>>,
+}
+
+impl std::fmt::Debug for SkillHostFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkillHostFactory")
+            .field("experts", &self.experts.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SkillHostFactory {
+    /// A factory for the Experts of a config, with the operator's host options (workspace,
+    /// env source, confinement, timeouts).
+    pub fn new(experts: IndexMap<String, ExpertConfig>, options: HostOptions) -> Self {
+        SkillHostFactory {
+            experts,
+            options,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Shuts every started skill down (SIGTERM, then kill after the grace period).
+    pub async fn shutdown(&self) {
+        let hosts: Vec<Arc<SkillTools>> = self.open.lock().await.drain().map(|(_, h)| h).collect();
+        for h in hosts {
+            if let Some(host) = h.host.write().await.take() {
+                host.shutdown().await;
+            }
+        }
+    }
+}
+
+/// One Expert's started skills, as the loop sees them.
+pub struct SkillTools {
+    // Calls share the host (read lock) so a step's tool calls run concurrently.
+    host: RwLock<Option<SkillHost>>,
+    entries: Vec<ToolEntry>,
+}
+
+impl std::fmt::Debug for SkillTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkillTools")
+            .field("tools", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn kind(k: &HostToolKind) -> ToolKind {
+    match k {
+        HostToolKind::Mcp => ToolKind::Mcp,
+        HostToolKind::Interactive => ToolKind::Interactive,
+        HostToolKind::Delegate { expert_key } => ToolKind::Delegate {
+            expert_key: expert_key.clone(),
+        },
+    }
+}
+
+impl ToolHost for SkillTools {
+    fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolEntry>, ToolHostError>> {
+        Box::pin(async move { Ok(self.entries.clone()) })
+    }
+
+    fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome> {
+        Box::pin(async move {
+            let guard = self.host.read().await;
+            let Some(host) = guard.as_ref() else {
+                return ToolOutcome::Result(ToolResult {
+                    id: call.id.clone(),
+                    skill_name: call.skill_name.clone(),
+                    tool_name: call.tool_name.clone(),
+                    result: vec![perstack_core::MessagePart::Text(
+                        perstack_core::TextPart::new(
+                            "the skills of this Expert were shut down; the tool cannot be called",
+                        ),
+                    )],
+                });
+            };
+            match host
+                .call(&call.id, &call.tool_name, call.args.clone())
+                .await
+            {
+                CallOutcome::Result(out) => ToolOutcome::Result(out.result),
+                CallOutcome::Interactive(_) => ToolOutcome::Interactive,
+                CallOutcome::Delegate(d) => ToolOutcome::Delegate {
+                    expert_key: d.expert_key,
+                    query: d.query,
+                },
+            }
+        })
+    }
+}
+
+impl ToolHostFactory for SkillHostFactory {
+    fn open(
+        &self,
+        request: HostRequest,
+    ) -> BoxFuture<'_, Result<Arc<dyn ToolHost>, ToolHostError>> {
+        Box::pin(async move {
+            let mut open = self.open.lock().await;
+            if let Some(h) = open.get(&request.expert_key) {
+                return Ok(Arc::clone(h) as Arc<dyn ToolHost>);
+            }
+            let expert = self.experts.get(&request.expert_key).ok_or_else(|| {
+                ToolHostError::new(format!(
+                    "expert \"{}\" is not in the config",
+                    request.expert_key
+                ))
+            })?;
+            let listener = Arc::clone(&request.listener);
+            let (job_id, run_id) = (request.job_id.clone(), request.run_id.clone());
+            let sink = Arc::new(move |payload| {
+                listener.on_event(&Event::from(RuntimeEvent::new(&job_id, &run_id, payload)));
+            });
+            let host = SkillHost::start(expert, &self.experts, self.options.clone(), sink)
+                .await
+                .map_err(|e| ToolHostError::new(e.to_string()))?;
+            let entries = host
+                .catalogue()
+                .entries()
+                .map(|e| ToolEntry {
+                    definition: e.definition.clone(),
+                    kind: kind(&e.kind),
+                })
+                .collect();
+            let tools = Arc::new(SkillTools {
+                host: RwLock::new(Some(host)),
+                entries,
+            });
+            open.insert(request.expert_key.clone(), Arc::clone(&tools));
+            Ok(tools as Arc<dyn ToolHost>)
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! `cargo xtask demo`: runs the demo Expert end to end, offline, against the project's
+//! scripted LLM server, through the real CLI, provider, skill host and storage.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
+
+use crate::scripted_llm::{ScriptedLlm, Turn};
+
+pub fn run(root: &Path) -> Result<()> {
+    let script_path = root.join("examples/demo/script.json");
+    let script: Vec<Turn> = serde_json::from_str(
+        &std::fs::read_to_string(&script_path)
+            .with_context(|| format!("reading {}", script_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", script_path.display()))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "perstack-cli",
+            "--bin",
+            "perstack",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("building perstack failed");
+    }
+    let llm = ScriptedLlm::start(script)?;
+    let workspace = root.join("target/demo-workspace");
+    let _ = std::fs::remove_dir_all(&workspace);
+    std::fs::create_dir_all(&workspace)?;
+    let bin = root.join("target/debug/perstack");
+    eprintln!(
+        "demo: scripted LLM at {}, workspace {}",
+        llm.base_url,
+        workspace.display()
+    );
+    let events_path = root.join("target/demo-events.jsonl");
+    let events_file = std::fs::File::create(&events_path)?;
+    let status = Command::new(&bin)
+        .current_dir(root)
+        .args([
+            "run",
+            "--config",
+            "examples/demo/perstack.toml",
+            "--provider",
+            "openai",
+        ])
+        .args(["--model", "demo-model", "--workspace"])
+        .arg(&workspace)
+        .args(["greeter", "Write a short greeting to hello.md"])
+        // Set on the child only: the demo key is not a secret and reaches only loopback.
+        .env("OPENAI_BASE_URL", &llm.base_url)
+        .env("OPENAI_API_KEY", "demo-key-not-a-secret")
+        .stdout(events_file)
+        .status()
+        .context("running perstack")?;
+    let served = llm.served.load(Ordering::SeqCst);
+    let hello = std::fs::read_to_string(workspace.join("hello.md")).unwrap_or_default();
+    eprintln!(
+        "\ndemo: perstack run exited with {status}; the scripted LLM answered {served} request(s)"
+    );
+    eprintln!(
+        "demo: the events (JSON Lines) are in {}; as `perstack log` shows them:",
+        events_path.display()
+    );
+    Command::new(&bin)
+        .args(["log", "--take", "0", "--workspace"])
+        .arg(&workspace)
+        .status()?;
+    eprintln!("demo: hello.md now holds:\n{hello}");
+    let verify = Command::new(&bin)
+        .args(["log", "--verify", "--workspace"])
+        .arg(&workspace)
+        .status()?;
+    if !status.success() || hello.is_empty() || !verify.success() {
+        bail!("the demo did not complete");
+    }
+    eprintln!(
+        "demo: completed. Inspect it with: perstack log --workspace {}",
+        workspace.display()
+    );
+    Ok(())
+}
