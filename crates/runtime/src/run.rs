@@ -19,7 +19,7 @@ use crate::listener::EventListener;
 use crate::machine::Machine;
 use crate::outcome::RunOutcome;
 use crate::setting::{InteractiveToolCallResult, RunInput, RunSetting};
-use crate::stop::StopSignal;
+use crate::stop::{StopCause, StopSignal};
 use crate::tools::{BoxFuture, HostRequest, ToolHost, ToolHostFactory};
 
 /// Runs Experts: one provider, one source of tools, optional storage, one event listener.
@@ -115,9 +115,28 @@ impl Runtime {
             j.finished_at = None;
         })?;
         let hosts: Hosts = Arc::default();
-        let (checkpoint, text) = self
-            .run_expert(setting, &tracker, &hosts, &stop, true)
-            .await?;
+        // The caller's signal may be shared by several executions; the wall clock is ours.
+        let inner = StopSignal::new();
+        let watchers = Watchers(vec![
+            tokio::spawn({
+                let (outer, inner) = (stop.clone(), inner.clone());
+                async move { inner.fire(outer.wait().await) }
+            }),
+            tokio::spawn({
+                let (limit, inner) = (setting.max_duration, inner.clone());
+                async move {
+                    if let Some(limit) = limit {
+                        tokio::time::sleep(limit).await;
+                        inner.fire(StopCause::WallClock(limit));
+                    }
+                }
+            }),
+        ]);
+        let ended = self
+            .run_expert(setting, &tracker, &hosts, &inner, true)
+            .await;
+        drop(watchers);
+        let (checkpoint, text) = ended?;
         let status = checkpoint.status;
         let usage = checkpoint.usage;
         let job = tracker.update(storage, |j| {
@@ -336,6 +355,17 @@ impl Runtime {
             })?;
         hosts.insert(setting.expert_key.clone(), Arc::clone(&host));
         Ok(host)
+    }
+}
+
+/// Background tasks of one execution, stopped when it ends.
+struct Watchers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
