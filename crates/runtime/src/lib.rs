@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod delegation;
 mod emitter;
 mod error;
 mod listener;

@@ -87,6 +87,8 @@ pub struct RunSetting {
     pub retry_backoff: Duration,
     /// Token budget of the whole job (`--max-total-tokens`).
     pub max_total_tokens: Option<u64>,
+    /// Wall-clock limit of one execution (delegates included).
+    pub max_duration: Option<Duration>,
     /// The input.
     pub input: RunInput,
     /// The checkpoint to continue from (`--continue`, `--resume-from`), if any.
@@ -118,6 +120,7 @@ impl RunSetting {
             timeout: Duration::from_millis(config.timeout_ms()),
             retry_backoff: Duration::from_millis(500),
             max_total_tokens: None,
+            max_duration: None,
             input,
             checkpoint: None,
             started_at: perstack_core::now_ms(),

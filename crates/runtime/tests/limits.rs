@@ -114,3 +114,24 @@ async fn one_runtime_runs_executions_concurrently() {
     assert_eq!(texts, ["A", "B"]);
     assert_eq!(h.storage.list_jobs().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn wall_clock_limit_stops_the_run_resumably() {
+    let h = Harness::new(vec![Reply::Hang, say("Later.")]).await;
+    let mut setting = h.setting("Hello");
+    setting.max_duration = Some(Duration::from_millis(200));
+    let stopped = h.run(setting.clone()).await;
+    assert_eq!(stopped.status(), CheckpointStatus::StoppedByBudget);
+    assert_eq!(stopped.exit_code(), 5);
+    let last = serde_json::to_value(h.events().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "stopRunByBudget");
+    assert_eq!(last["reason"], "maxDuration 200 ms reached");
+    h.assert_stored(&stopped);
+
+    let mut resume = setting;
+    resume.run_id = perstack_core::id::new_id();
+    resume.max_duration = None;
+    resume.input = RunInput::default();
+    resume.checkpoint = Some(stopped.checkpoint.clone());
+    assert_eq!(h.run(resume).await.text.as_deref(), Some("Later."));
+}

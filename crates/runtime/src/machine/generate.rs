@@ -9,6 +9,7 @@ use tokio::time::{Instant, timeout_at};
 use super::Machine;
 use super::parts::GenError;
 use crate::error::RuntimeError;
+use crate::stop::StopCause;
 
 /// Which streaming events a generation emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +25,8 @@ pub(super) enum Streaming {
 pub(super) enum GenFailure {
     /// It failed: the loop retries or stops with an error.
     Error(GenError),
-    /// The stop signal fired (its name); the generation was abandoned.
-    Stopped(String),
+    /// The stop signal fired; the generation was abandoned.
+    Stopped(StopCause),
 }
 
 /// Generates from `messages` with `tools`, abandoning the generation when the stop signal

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::{Machine, State, Transition};
 use crate::emitter::finished;
+use crate::stop::StopCause;
 
 /// True for the base skill's `attemptCompletion`.
 pub(super) fn is_attempt_completion(call: &ToolCall) -> bool {
@@ -177,23 +178,35 @@ pub(super) fn stop_by_error(
     (payload, State::Stopped)
 }
 
-/// The `stopRunBySignal` transition: `pending` calls run again on resume, `partial` results
-/// are kept.
+/// The `stopRunBySignal` transition (`stopRunByBudget` for the wall-clock limit): `pending`
+/// calls run again on resume, `partial` results are kept.
 pub(super) fn stop_by_signal(
     m: &mut Machine,
-    signal: String,
+    cause: StopCause,
     pending: Vec<ToolCall>,
     partial: Vec<ToolResult>,
 ) -> Transition {
     let cp = &mut m.checkpoint;
-    cp.status = perstack_core::CheckpointStatus::StoppedBySignal;
     cp.pending_tool_calls = (!pending.is_empty()).then_some(pending);
     cp.partial_tool_results = (!partial.is_empty()).then_some(partial);
     m.step = finished(&m.step);
-    let payload = RunEventPayload::StopRunBySignal {
-        checkpoint: cp.clone(),
-        step: m.step.clone(),
-        signal,
+    let payload = match cause {
+        StopCause::Signal(signal) => {
+            cp.status = perstack_core::CheckpointStatus::StoppedBySignal;
+            RunEventPayload::StopRunBySignal {
+                checkpoint: cp.clone(),
+                step: m.step.clone(),
+                signal,
+            }
+        }
+        StopCause::WallClock(limit) => {
+            cp.status = perstack_core::CheckpointStatus::StoppedByBudget;
+            RunEventPayload::StopRunByBudget {
+                checkpoint: cp.clone(),
+                step: m.step.clone(),
+                reason: format!("maxDuration {} ms reached", limit.as_millis()),
+            }
+        }
     };
     (payload, State::Stopped)
 }
