@@ -212,6 +212,12 @@ pub struct RunArgs {
     /// Timeout per generation in milliseconds [default: 300000].
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
+    /// Stop with a resumable checkpoint (exit 5) once the job has used this many tokens.
+    #[arg(long, value_name = "N")]
+    pub max_total_tokens: Option<u64>,
+    /// Stop with a resumable checkpoint (exit 5) after this many seconds of wall-clock time.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_duration: Option<u64>,
     /// Job id to use for a new job [default: generated].
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,

@@ -61,7 +61,11 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     loaded.expert(&args.expert_key).map_err(|e| e.to_string())?;
     // Flags are checked before anything that needs credentials or the workspace.
-    let budget = args.reasoning_budget.as_deref().map(parse_reasoning_budget).transpose()?;
+    let budget = args
+        .reasoning_budget
+        .as_deref()
+        .map(parse_reasoning_budget)
+        .transpose()?;
     if args.max_steps == Some(0) {
         return Err("--max-steps must be at least 1".into());
     }
@@ -116,6 +120,10 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     if let Some(n) = args.max_steps {
         setting.max_steps = Some(n);
+    }
+    setting.max_total_tokens = args.max_total_tokens;
+    if let Some(secs) = args.max_duration {
+        setting.max_duration = Some(Duration::from_secs(secs));
     }
     if let Some(j) = job_id.or_else(|| args.job_id.clone()) {
         if !perstack_core::id::is_valid_id(&j) {
