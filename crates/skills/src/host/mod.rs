@@ -9,6 +9,10 @@
 //! - `delegates`: each delegate Expert as a tool named after the last segment of its key.
 //!
 //! Tool names are unique across skills; a collision is a startup error.
+//!
+//! A `lazyInit` stdio skill starts in the background: [`SkillHost::start`] does not wait
+//! for it, and its tools join the catalogue when [`SkillHost::poll_ready`] or
+//! [`SkillHost::ready`] sees it connected (call one of them between steps).
 
 mod call;
 mod catalogue;
@@ -42,6 +46,8 @@ use start::{McpSkill, Started};
 #[derive(Debug)]
 pub struct SkillHost {
     skills: Vec<McpSkill>,
+    /// `lazyInit` skills still starting, in declaration order.
+    lazy: Vec<(PlannedSkill, StartTask)>,
     catalogue: Catalogue,
     rules: Vec<SkillRule>,
     options: HostOptions,
@@ -60,6 +66,11 @@ impl SkillHost {
     ) -> Result<SkillHost, SkillError> {
         let planned = plan(expert, experts)?;
         let rules = plan::rules(expert);
+        let (lazy_plans, planned): (Vec<_>, Vec<_>) = planned.into_iter().partition(is_lazy);
+        let lazy: Vec<(PlannedSkill, StartTask)> = lazy_plans
+            .into_iter()
+            .filter_map(|p| spawn_start(&p, &options, &events).map(|t| (p, t)))
+            .collect();
         let mut pending = Vec::with_capacity(planned.len());
         for p in &planned {
             pending.push(spawn_start(p, &options, &events));
@@ -101,6 +112,7 @@ impl SkillHost {
         }
         let host = SkillHost {
             skills,
+            lazy,
             catalogue,
             rules,
             options,
@@ -109,6 +121,82 @@ impl SkillHost {
             None => Ok(host),
             Some(e) => {
                 host.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Names of the `lazyInit` skills still starting.
+    pub fn pending_skills(&self) -> Vec<&str> {
+        self.lazy.iter().map(|(p, _)| p.name()).collect()
+    }
+
+    /// Adds the tools of every `lazyInit` skill that has finished starting, without
+    /// waiting. Returns the names of the skills added. A skill that failed to start, or
+    /// whose tools collide with the catalogue, is dropped (and stopped) and its error
+    /// returned; the catalogue stays as it was for that skill.
+    pub async fn poll_ready(&mut self) -> Result<Vec<String>, SkillError> {
+        self.merge_lazy(false).await
+    }
+
+    /// Waits for every `lazyInit` skill and adds its tools (see [`SkillHost::poll_ready`]).
+    pub async fn ready(&mut self) -> Result<Vec<String>, SkillError> {
+        self.merge_lazy(true).await
+    }
+
+    async fn merge_lazy(&mut self, wait: bool) -> Result<Vec<String>, SkillError> {
+        let mut added = Vec::new();
+        let mut first_error = None;
+        let mut still = Vec::new();
+        for (p, task) in std::mem::take(&mut self.lazy) {
+            if !wait && !task.is_finished() {
+                still.push((p, task));
+                continue;
+            }
+            let name = p.name().to_string();
+            let result = match task.await {
+                Ok(r) => r,
+                Err(join) => Err(SkillError::Startup {
+                    skill: name.clone(),
+                    reason: format!("its start task failed: {join}"),
+                }),
+            };
+            match result.and_then(|s| self.admit(s)) {
+                Ok(()) => added.push(name),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        self.lazy = still;
+        match first_error {
+            None => Ok(added),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Adds a started lazy skill's tools, all or none.
+    fn admit(&mut self, started: Started) -> Result<(), SkillError> {
+        let mut trial = self.catalogue.clone();
+        let mut result = Ok(());
+        for definition in started.tools.iter().cloned() {
+            result = trial.insert(CatalogueEntry {
+                definition,
+                kind: ToolKind::Mcp,
+            });
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Ok(()) => {
+                self.catalogue = trial;
+                self.skills.push(started.skill);
+                Ok(())
+            }
+            Err(e) => {
+                let grace = self.options.shutdown_grace;
+                tokio::spawn(started.skill.shutdown(grace));
                 Err(e)
             }
         }
@@ -138,6 +226,10 @@ impl SkillHost {
     /// period), all at once.
     pub async fn shutdown(self) {
         let grace = self.options.shutdown_grace;
+        // Dropping a start in progress stops its child at once.
+        for (_, task) in &self.lazy {
+            task.abort();
+        }
         let tasks: Vec<_> = self
             .skills
             .into_iter()
@@ -146,6 +238,16 @@ impl SkillHost {
         for t in tasks {
             let _ = t.await;
         }
+    }
+}
+
+fn is_lazy(p: &PlannedSkill) -> bool {
+    match p {
+        PlannedSkill::Stdio { lazy_init, .. } => *lazy_init,
+        PlannedSkill::Base { .. }
+        | PlannedSkill::Remote { .. }
+        | PlannedSkill::Interactive { .. }
+        | PlannedSkill::Delegate { .. } => false,
     }
 }
 
