@@ -21,6 +21,7 @@ mod convert;
 mod events;
 mod options;
 mod plan;
+mod remote;
 mod start;
 mod stdio;
 
@@ -289,12 +290,13 @@ fn spawn_start(
                 .await
             }))
         }
-        PlannedSkill::Remote { name, .. } => Some(tokio::spawn(async move {
-            Err(SkillError::Config {
-                skill: name,
-                reason: "remote MCP skills (mcpSseSkill / mcpHttpSkill) are not supported yet"
-                    .into(),
-            })
+        PlannedSkill::Remote {
+            name,
+            endpoint,
+            filter,
+            allowed_domains,
+        } => Some(tokio::spawn(async move {
+            remote::start_remote(name, endpoint, filter, allowed_domains, &options, events).await
         })),
         PlannedSkill::Interactive { .. } | PlannedSkill::Delegate { .. } => None,
     }

@@ -38,6 +38,8 @@ pub(crate) enum Backend {
         server: tokio::task::JoinHandle<Result<(), SkillError>>,
         _gone: watch::Sender<bool>,
     },
+    /// A remote server; the sender keeps the session's "gone" flag alive.
+    Remote { _gone: watch::Sender<bool> },
     /// A child process and its private tmp directory.
     Stdio { process: StdioProcess, tmp: PathBuf },
 }
@@ -52,6 +54,7 @@ impl McpSkill {
                     tracing::warn!(skill = %self.name, "base skill task did not end in time");
                 }
             }
+            Backend::Remote { .. } => {}
             Backend::Stdio { mut process, tmp } => {
                 process.stop(grace).await;
                 if let Err(e) = std::fs::remove_dir_all(&tmp) {
@@ -192,14 +195,14 @@ pub(crate) async fn start_stdio(
 }
 
 /// Handshake and tool listing, with their durations.
-struct Connected {
+pub(crate) struct Connected {
     session: Session,
     tools: Vec<ToolDefinition>,
     handshake: Duration,
     discovery: Duration,
 }
 
-async fn connect<T, E, A>(
+pub(crate) async fn connect<T, E, A>(
     name: &str,
     transport: T,
     gone: watch::Receiver<bool>,
@@ -248,7 +251,7 @@ where
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per backend; a struct would only rename them
-async fn finish(
+pub(crate) async fn finish(
     name: String,
     connected: Result<Connected, SkillError>,
     backend: Backend,
@@ -287,6 +290,7 @@ async fn finish(
 async fn stop_backend(name: &str, backend: Backend, grace: Duration) {
     match backend {
         Backend::InProcess { server, .. } => server.abort(),
+        Backend::Remote { .. } => {}
         Backend::Stdio { mut process, tmp } => {
             process.stop(grace).await;
             if let Err(e) = std::fs::remove_dir_all(&tmp) {
