@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use perstack_checkpoint::Storage;
-use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message, Usage};
+use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message};
 
 fn main() {
     let steps = 500u32;
@@ -20,28 +20,16 @@ fn main() {
         // A step adds the model's message and a tool result, ~2 KB together.
         messages.push(Message::user_text("a".repeat(1000)));
         messages.push(Message::user_text("b".repeat(1000)));
+        let expert = ExpertRef {
+            key: "w".into(),
+            name: "w".into(),
+            version: "1.0.0".into(),
+        };
         let cp = Checkpoint {
-            id: format!("cp{step}"),
-            job_id: "job1".into(),
-            run_id: "run1".into(),
             status: CheckpointStatus::Proceeding,
             step_number: step,
             messages: messages.clone(),
-            expert: ExpertRef {
-                key: "w".into(),
-                name: "w".into(),
-                version: "1.0.0".into(),
-            },
-            delegate_to: None,
-            delegated_by: None,
-            usage: Usage::default(),
-            context_window: None,
-            context_window_usage: None,
-            pending_tool_calls: None,
-            partial_tool_results: None,
-            metadata: None,
-            error: None,
-            retry_count: None,
+            ..Checkpoint::init(format!("cp{step}"), "job1", "run1", expert)
         };
         let s = storage.store_checkpoint(&cp).unwrap();
         ours += s.message_bytes + s.checkpoint_bytes;

@@ -20,6 +20,7 @@ mod error;
 mod event_log;
 mod layout;
 mod message_log;
+pub mod query;
 mod store;
 
 pub use error::StorageError;

@@ -10,35 +10,23 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use perstack_checkpoint::{Storage, verify_event_log};
-use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message, Usage};
+use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message};
 use perstack_events::{RunEvent, RunEventMeta, RunEventPayload};
 
 /// Set (on the child only) to the workspace the child writes into.
 const CHILD_ENV: &str = "PERSTACK_CRASH_CHILD_DIR";
 
 fn checkpoint(step: u32, messages: Vec<Message>) -> Checkpoint {
+    let expert = ExpertRef {
+        key: "writer".into(),
+        name: "writer".into(),
+        version: "1.0.0".into(),
+    };
     Checkpoint {
-        id: format!("cp{step:05}"),
-        job_id: "job1".into(),
-        run_id: "run1".into(),
         status: CheckpointStatus::Proceeding,
         step_number: step,
         messages,
-        expert: ExpertRef {
-            key: "writer".into(),
-            name: "writer".into(),
-            version: "1.0.0".into(),
-        },
-        delegate_to: None,
-        delegated_by: None,
-        usage: Usage::default(),
-        context_window: None,
-        context_window_usage: None,
-        pending_tool_calls: None,
-        partial_tool_results: None,
-        metadata: None,
-        error: None,
-        retry_count: None,
+        ..Checkpoint::init(format!("cp{step:05}"), "job1", "run1", expert)
     }
 }
 

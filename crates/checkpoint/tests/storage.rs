@@ -10,28 +10,16 @@ use perstack_events::{Event, RunEvent, RunEventMeta, RunEventPayload};
 use pretty_assertions::assert_eq;
 
 fn checkpoint(job: &str, run: &str, id: &str, step: u32, messages: Vec<Message>) -> Checkpoint {
+    let expert = ExpertRef {
+        key: "writer".into(),
+        name: "writer".into(),
+        version: "1.0.0".into(),
+    };
     Checkpoint {
-        id: id.into(),
-        job_id: job.into(),
-        run_id: run.into(),
         status: CheckpointStatus::Proceeding,
         step_number: step,
         messages,
-        expert: ExpertRef {
-            key: "writer".into(),
-            name: "writer".into(),
-            version: "1.0.0".into(),
-        },
-        delegate_to: None,
-        delegated_by: None,
-        usage: Usage::default(),
-        context_window: None,
-        context_window_usage: None,
-        pending_tool_calls: None,
-        partial_tool_results: None,
-        metadata: None,
-        error: None,
-        retry_count: None,
+        ..Checkpoint::init(id, job, run, expert)
     }
 }
 

@@ -33,6 +33,8 @@ pub enum Command {
         #[arg(value_enum)]
         kind: SchemaArg,
     },
+    /// Show recorded jobs, runs, events and checkpoints; verify the audit chain.
+    Log(Box<LogArgs>),
     /// Serve a built-in skill to any MCP client.
     #[command(subcommand)]
     Skill(SkillCommand),
@@ -76,6 +78,59 @@ pub struct BaseSkillArgs {
     /// Workspace entry-count limit (files, folders, links).
     #[arg(long, value_name = "N")]
     pub max_workspace_files: Option<u64>,
+}
+
+/// `perstack log`: Perstack's filters plus `--verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  perstack log                         events of the latest job\n  perstack log --job J --tools         tool calls of job J\n  perstack log --step '>3' --errors    errors after step 3\n  perstack log --filter '.toolCalls[].toolName == \"exec\"'\n  perstack log --verify                check the hash chain of every run of the job"
+)]
+pub struct LogArgs {
+    /// Job to show [default: the latest job].
+    #[arg(long, value_name = "JOB_ID")]
+    pub job: Option<String>,
+    /// Only this run of the job.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Show this checkpoint (and the events of its run).
+    #[arg(long, value_name = "CHECKPOINT_ID")]
+    pub checkpoint: Option<String>,
+    /// Step filter: 5, >5, >=5, <5, <=5 or 1-10.
+    #[arg(long, value_name = "STEP")]
+    pub step: Option<String>,
+    /// Only events of this type (e.g. callTools).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// Only error events (stopRunByError, retry).
+    #[arg(long)]
+    pub errors: bool,
+    /// Only tool events (callTools, resolveToolResults, callInteractiveTool).
+    #[arg(long)]
+    pub tools: bool,
+    /// Only delegation events (callDelegate, stopRunByDelegate).
+    #[arg(long)]
+    pub delegations: bool,
+    /// Filter expression: `.field.path OP value`, OP one of == != > >= < <=; `[]` matches any element.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Output JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Events to show; 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub take: usize,
+    /// Events to skip.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: usize,
+    /// Counts by event type, steps and usage instead of the events.
+    #[arg(long)]
+    pub summary: bool,
+    /// Verify the hash chain of each run's event log; exit 1 at the first broken link.
+    #[arg(long)]
+    pub verify: bool,
+    /// Workspace holding perstack/ [default: current folder].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
 }
 
 /// `perstack validate`.

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Schema { kind } => commands::schema::run(kind),
         Command::Completions { shell } => commands::completions::run(shell),
+        Command::Log(args) => commands::log::run(&args),
         Command::Skill(cli::SkillCommand::Base(args)) => commands::skill::run_base(&args),
     };
     ExitCode::from(code)

@@ -178,6 +178,36 @@ pub struct Checkpoint {
     pub retry_count: Option<u32>,
 }
 
+impl Checkpoint {
+    /// A fresh `init` checkpoint: no messages, no usage, nothing pending.
+    pub fn init(
+        id: impl Into<String>,
+        job_id: impl Into<String>,
+        run_id: impl Into<String>,
+        expert: ExpertRef,
+    ) -> Self {
+        Checkpoint {
+            id: id.into(),
+            job_id: job_id.into(),
+            run_id: run_id.into(),
+            status: CheckpointStatus::Init,
+            step_number: 0,
+            messages: Vec::new(),
+            expert,
+            delegate_to: None,
+            delegated_by: None,
+            usage: Usage::default(),
+            context_window: None,
+            context_window_usage: None,
+            pending_tool_calls: None,
+            partial_tool_results: None,
+            metadata: None,
+            error: None,
+            retry_count: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,249 @@
+//! `perstack log`: recorded events, checkpoints and the audit chain.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use perstack_checkpoint::query::{EventQuery, FilterExpr, StepFilter};
+use perstack_checkpoint::{Storage, verify_event_log};
+use perstack_events::{Event, RunEventPayload};
+
+use crate::cli::LogArgs;
+use crate::exit;
+
+pub fn run(args: &LogArgs) -> u8 {
+    match execute(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::USAGE
+        }
+    }
+}
+
+fn execute(args: &LogArgs) -> Result<u8, String> {
+    let workspace = match &args.workspace {
+        Some(w) => w.clone(),
+        None => std::env::current_dir().map_err(|e| e.to_string())?,
+    };
+    let storage = Storage::new(&workspace);
+    let job = match &args.job {
+        Some(id) => storage.load_job(id).map_err(|e| e.to_string())?,
+        None => match storage.latest_job().map_err(|e| e.to_string())? {
+            Some(j) => j,
+            None => {
+                println_out(&format!(
+                    "No data found: no jobs under {}",
+                    storage.layout().root().display()
+                ));
+                return Ok(exit::OK);
+            }
+        },
+    };
+    let checkpoint = match &args.checkpoint {
+        Some(id) => Some(
+            storage
+                .load_checkpoint(&job.id, id)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let runs: Vec<String> = match (&args.run, &checkpoint) {
+        (Some(r), _) => vec![r.clone()],
+        (None, Some(cp)) => vec![cp.run_id.clone()],
+        (None, None) => storage.list_runs(&job.id).map_err(|e| e.to_string())?,
+    };
+    if args.verify {
+        return verify(&storage, &job.id, &runs);
+    }
+    let query = EventQuery {
+        step: args.step.as_deref().map(StepFilter::parse).transpose()?,
+        event_type: args.event_type.clone(),
+        errors: args.errors,
+        tools: args.tools,
+        delegations: args.delegations,
+        filter: args.filter.as_deref().map(FilterExpr::parse).transpose()?,
+        offset: args.offset,
+        take: (args.take > 0).then_some(args.take),
+    };
+    let mut events = Vec::new();
+    for r in &runs {
+        events.extend(storage.read_events(&job.id, r).map_err(|e| e.to_string())?);
+    }
+    let events = query.apply(events).map_err(|e| e.to_string())?;
+    let text = if args.summary {
+        summary(&job, &events, args.json)
+    } else if args.json {
+        let value = serde_json::json!({
+            "job": job,
+            "checkpoint": checkpoint,
+            "events": events,
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    } else {
+        let mut s = format!(
+            "job {} ({:?}, expert {}, {} steps, {} tokens)\n",
+            job.id, job.status, job.coordinator_expert_key, job.total_steps, job.usage.total_tokens
+        );
+        if let Some(cp) = &checkpoint {
+            s.push_str(&format!(
+                "checkpoint {} (run {}, step {}, {:?}, {} messages)\n",
+                cp.id,
+                cp.run_id,
+                cp.step_number,
+                cp.status,
+                cp.messages.len()
+            ));
+        }
+        for e in &events {
+            s.push_str(&line(e));
+            s.push('\n');
+        }
+        if events.is_empty() {
+            s.push_str("No events match.\n");
+        }
+        s
+    };
+    println_out(text.trim_end());
+    Ok(exit::OK)
+}
+
+fn verify(storage: &Storage, job_id: &str, runs: &[String]) -> Result<u8, String> {
+    let mut code = exit::OK;
+    if runs.is_empty() {
+        println_out(&format!("job {job_id}: no event logs to verify"));
+    }
+    for r in runs {
+        let path: PathBuf = storage
+            .layout()
+            .events_file(job_id, r)
+            .map_err(|e| e.to_string())?;
+        let report = verify_event_log(&path).map_err(|e| e.to_string())?;
+        match report.first_break {
+            None => println_out(&format!(
+                "ok: run {r}: {} events, chain intact{}",
+                report.lines,
+                if report.torn_tail {
+                    " (last line torn by a crash mid-write; ignored)"
+                } else {
+                    ""
+                }
+            )),
+            Some((line, reason)) => {
+                println_out(&format!(
+                    "BROKEN: run {r}: {}:{line}: {reason}",
+                    path.display()
+                ));
+                code = exit::ERROR;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn summary(job: &perstack_core::Job, events: &[Event], json: bool) -> String {
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        *by_type.entry(e.type_name()).or_default() += 1;
+    }
+    if json {
+        let value = serde_json::json!({
+            "jobId": job.id,
+            "status": job.status,
+            "totalSteps": job.total_steps,
+            "usage": job.usage,
+            "events": events.len(),
+            "byType": by_type,
+        });
+        return serde_json::to_string_pretty(&value).unwrap_or_default();
+    }
+    let mut s = format!(
+        "job {}: {:?}, {} steps, {} input + {} output tokens, {} events\n",
+        job.id,
+        job.status,
+        job.total_steps,
+        job.usage.input_tokens,
+        job.usage.output_tokens,
+        events.len()
+    );
+    for (t, n) in by_type {
+        s.push_str(&format!("  {t:<28} {n}\n"));
+    }
+    s
+}
+
+/// One line per event: step, type, and what matters about it.
+fn line(e: &Event) -> String {
+    match e {
+        Event::Run(r) => format!(
+            "[step {:>3}] {:<28} {}",
+            r.step_number,
+            r.payload.type_name(),
+            detail(&r.payload)
+        ),
+        Event::Runtime(r) => format!("[runtime ] {}", r.payload.type_name()),
+        Event::Unknown(v) => format!(
+            "[unknown ] {}",
+            v.get("type").unwrap_or(&serde_json::Value::Null)
+        ),
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    match one_line.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+fn detail(p: &RunEventPayload) -> String {
+    match p {
+        RunEventPayload::CallTools { tool_calls, .. }
+        | RunEventPayload::CallDelegate { tool_calls, .. } => tool_calls
+            .iter()
+            .map(|c| format!("{}/{}", c.skill_name, c.tool_name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        RunEventPayload::CallInteractiveTool { tool_call, .. } => {
+            format!("{}/{}", tool_call.skill_name, tool_call.tool_name)
+        }
+        RunEventPayload::StopRunByApproval { tool_calls, .. } => tool_calls
+            .iter()
+            .map(|c| format!("{} ({})", c.tool_name, c.id))
+            .collect::<Vec<_>>()
+            .join(", "),
+        RunEventPayload::ResolveToolResults { tool_results } => {
+            format!("{} result(s)", tool_results.len())
+        }
+        RunEventPayload::StopRunByError { error, .. } => {
+            clip(&format!("{}: {}", error.name, error.message), 100)
+        }
+        RunEventPayload::Retry { reason, .. } => clip(reason, 100),
+        RunEventPayload::StopRunByBudget { reason, .. } => clip(reason, 100),
+        RunEventPayload::StopRunBySignal { signal, .. } => signal.clone(),
+        RunEventPayload::CompleteRun { text, .. }
+        | RunEventPayload::CompleteStreamingReasoning { text }
+        | RunEventPayload::CompleteStreamingRunResult { text } => clip(text, 100),
+        RunEventPayload::StreamReasoning { delta } | RunEventPayload::StreamRunResult { delta } => {
+            clip(delta, 60)
+        }
+        RunEventPayload::StartRun { .. }
+        | RunEventPayload::StartGeneration { .. }
+        | RunEventPayload::AttemptCompletion { .. }
+        | RunEventPayload::FinishToolCall { .. }
+        | RunEventPayload::ResumeToolCalls { .. }
+        | RunEventPayload::FinishAllToolCalls { .. }
+        | RunEventPayload::ContinueToNextStep { .. }
+        | RunEventPayload::StopRunByInteractiveTool { .. }
+        | RunEventPayload::StopRunByDelegate { .. }
+        | RunEventPayload::StopRunByExceededMaxSteps { .. }
+        | RunEventPayload::StartStreamingReasoning {}
+        | RunEventPayload::StartStreamingRunResult {} => String::new(),
+    }
+}
+
+fn println_out(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}");
+}

@@ -1,0 +1,211 @@
+//! `perstack log` over a recorded job: filters, JSON, summary, and chain verification.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use perstack_checkpoint::Storage;
+use perstack_core::{Job, JobStatus, ToolCall, Usage};
+use perstack_events::{RunEvent, RunEventMeta, RunEventPayload};
+
+fn perstack(args: &[&str], ws: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_perstack"))
+        .args(args)
+        .arg("--workspace")
+        .arg(ws)
+        .output()
+        .unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn call(name: &str) -> ToolCall {
+    ToolCall {
+        id: format!("c-{name}"),
+        skill_name: "@perstack/base".into(),
+        tool_name: name.into(),
+        args: serde_json::Map::new(),
+    }
+}
+
+fn record(ws: &Path) {
+    let s = Storage::new(ws);
+    s.store_job(&Job {
+        id: "job1".into(),
+        status: JobStatus::StoppedByError,
+        coordinator_expert_key: "writer".into(),
+        total_steps: 3,
+        max_steps: Some(100),
+        usage: Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            reasoning_tokens: 0,
+            total_tokens: 15,
+            cached_input_tokens: 0,
+        },
+        started_at: 1,
+        finished_at: Some(2),
+    })
+    .unwrap();
+    let mut log = s.open_event_log("job1", "run1").unwrap();
+    for (step, payload) in [
+        (
+            1,
+            RunEventPayload::CallTools {
+                new_message: perstack_core::Message::expert(vec![]),
+                tool_calls: vec![call("readTextFile")],
+                usage: Usage::default(),
+            },
+        ),
+        (
+            1,
+            RunEventPayload::ResolveToolResults {
+                tool_results: vec![],
+            },
+        ),
+        (
+            2,
+            RunEventPayload::CallTools {
+                new_message: perstack_core::Message::expert(vec![]),
+                tool_calls: vec![call("exec")],
+                usage: Usage::default(),
+            },
+        ),
+        (
+            2,
+            RunEventPayload::Retry {
+                reason: "529 overloaded".into(),
+                new_messages: vec![],
+                tool_calls: None,
+                tool_results: None,
+                usage: Usage::default(),
+            },
+        ),
+        (
+            3,
+            RunEventPayload::StreamRunResult {
+                delta: "partial".into(),
+            },
+        ),
+    ] {
+        let meta = RunEventMeta {
+            job_id: "job1".into(),
+            run_id: "run1".into(),
+            expert_key: "writer".into(),
+            step_number: step,
+        };
+        log.append(&RunEvent::new(&meta, payload).into(), false)
+            .unwrap();
+    }
+}
+
+#[test]
+fn shows_filters_and_summarises_the_latest_job() {
+    let ws = tempfile::tempdir().unwrap();
+    record(ws.path());
+    let all = perstack(&["log"], ws.path());
+    assert_eq!(all.status.code(), Some(0));
+    let text = out(&all);
+    assert!(text.starts_with("job job1 (StoppedByError"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("[step")).count(),
+        5,
+        "{text}"
+    );
+
+    let tools = out(&perstack(&["log", "--tools"], ws.path()));
+    assert_eq!(
+        tools.lines().filter(|l| l.starts_with("[step")).count(),
+        3,
+        "{tools}"
+    );
+    assert!(tools.contains("@perstack/base/exec"));
+
+    let errors = out(&perstack(
+        &["log", "--job", "job1", "--errors", "--step", ">=2"],
+        ws.path(),
+    ));
+    assert!(
+        errors.contains("retry") && errors.contains("529 overloaded"),
+        "{errors}"
+    );
+    assert!(!errors.contains("callTools"), "{errors}");
+
+    let filtered = out(&perstack(
+        &["log", "--filter", ".toolCalls[].toolName == \"exec\""],
+        ws.path(),
+    ));
+    assert_eq!(
+        filtered.lines().filter(|l| l.starts_with("[step")).count(),
+        1,
+        "{filtered}"
+    );
+
+    let paged = out(&perstack(
+        &["log", "--offset", "1", "--take", "2"],
+        ws.path(),
+    ));
+    assert_eq!(
+        paged.lines().filter(|l| l.starts_with("[step")).count(),
+        2,
+        "{paged}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&out(&perstack(
+        &["log", "--json", "--type", "retry"],
+        ws.path(),
+    )))
+    .unwrap();
+    assert_eq!(json["events"].as_array().unwrap().len(), 1);
+    assert_eq!(json["job"]["id"], "job1");
+
+    let summary = out(&perstack(&["log", "--summary"], ws.path()));
+    assert!(
+        summary.contains("callTools") && summary.contains("5 events"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn verify_reports_an_intact_chain_and_the_first_broken_link() {
+    let ws = tempfile::tempdir().unwrap();
+    record(ws.path());
+    let ok = perstack(&["log", "--verify"], ws.path());
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(
+        out(&ok).contains("ok: run run1: 5 events, chain intact"),
+        "{}",
+        out(&ok)
+    );
+
+    let path = ws.path().join("perstack/jobs/job1/runs/run1/events.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("readTextFile", "deleteFile__");
+    std::fs::write(&path, text).unwrap();
+    let bad = perstack(&["log", "--verify"], ws.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        out(&bad).contains("BROKEN: run run1:")
+            && out(&bad).contains(":2: hash of the previous line"),
+        "{}",
+        out(&bad)
+    );
+}
+
+#[test]
+fn empty_workspace_and_bad_filters_say_so() {
+    let ws = tempfile::tempdir().unwrap();
+    let none = perstack(&["log"], ws.path());
+    assert_eq!(none.status.code(), Some(0));
+    assert!(out(&none).starts_with("No data found"));
+    record(ws.path());
+    let bad = perstack(&["log", "--step", "x"], ws.path());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid step filter"));
+    let missing = perstack(&["log", "--job", "nope"], ws.path());
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -1,0 +1,245 @@
+//! OpenAI Chat Completions request body, for OpenAI, Azure and compatible servers.
+
+use perstack_core::config::ProviderName;
+use perstack_core::{ExpertPart, Message, ToolResultContent, UserPart};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use crate::config::{OpenAiFlavor, OpenAiOptions};
+use crate::error::ProviderError;
+use crate::protocol::common::{system_prompt, tool_result_text};
+use crate::protocol::{WireRequest, join, path_safe_model};
+use crate::types::{GenerationRequest, reasoning_effort};
+
+/// Whether an OpenAI model is a reasoning model (takes `reasoning_effort`, no
+/// temperature, `developer` instead of `system`), by the same rule as the AI SDK.
+pub(crate) fn is_reasoning_model(model: &str) -> bool {
+    let m = model.rsplit('/').next().unwrap_or(model);
+    (m.starts_with('o') && m.chars().nth(1).is_some_and(|c| c.is_ascii_digit()))
+        || (m.starts_with("gpt-5") && !m.starts_with("gpt-5-chat"))
+}
+
+/// Encodes a streaming chat completion request.
+pub(crate) fn encode(
+    provider: ProviderName,
+    opts: &OpenAiOptions,
+    base: &Url,
+    req: &GenerationRequest,
+) -> Result<WireRequest, ProviderError> {
+    let s = &req.settings;
+    let native = !matches!(opts.flavor, OpenAiFlavor::Compatible);
+    let reasoning = native && is_reasoning_model(&s.model);
+    let mut body = Map::new();
+    body.insert("model".into(), json!(s.model));
+    let mut msgs = Vec::new();
+    if let Some((text, _)) = system_prompt(req) {
+        let role = if reasoning { "developer" } else { "system" };
+        msgs.push(json!({"role": role, "content": text}));
+    }
+    msgs.extend(messages(&req.messages));
+    body.insert("messages".into(), Value::Array(msgs));
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut f = json!({"name": t.name, "parameters": t.input_schema});
+                if let Some(d) = &t.description {
+                    f["description"] = json!(d);
+                }
+                json!({"type": "function", "function": f})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    // OpenAI replaced `max_tokens` (which reasoning models reject); compatible servers
+    // mostly know only the old name.
+    let max_key = if native {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    body.insert(max_key.into(), json!(s.max_tokens));
+    if reasoning {
+        if let Some(effort) = reasoning_effort(s.reasoning_budget) {
+            body.insert("reasoning_effort".into(), json!(effort));
+        }
+    } else if let Some(t) = s.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    body.insert("stream".into(), json!(true));
+    body.insert("stream_options".into(), json!({"include_usage": true}));
+
+    let mut headers = Vec::new();
+    if let Some(org) = &opts.organization {
+        headers.push(("openai-organization", org.clone()));
+    }
+    if let Some(project) = &opts.project {
+        headers.push(("openai-project", project.clone()));
+    }
+    let url = match &opts.flavor {
+        OpenAiFlavor::OpenAi | OpenAiFlavor::Compatible => {
+            join(provider, base, "/chat/completions")?
+        }
+        OpenAiFlavor::Azure {
+            api_version,
+            deployment_urls,
+        } => {
+            let path = if *deployment_urls {
+                format!(
+                    "/deployments/{}/chat/completions",
+                    path_safe_model(provider, &s.model)?
+                )
+            } else {
+                "/v1/chat/completions".to_string()
+            };
+            let mut url = join(provider, base, &path)?;
+            url.query_pairs_mut()
+                .append_pair("api-version", api_version);
+            url
+        }
+    };
+    Ok(WireRequest {
+        url,
+        body: Value::Object(body),
+        headers,
+    })
+}
+
+fn data_uri(mime: &str, data: &str) -> String {
+    format!("data:{mime};base64,{data}")
+}
+
+fn messages(messages: &[Message]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for m in messages {
+        match m {
+            Message::InstructionMessage { .. } => {}
+            Message::UserMessage { contents, .. } => {
+                if contents.is_empty() {
+                    continue;
+                }
+                out.push(json!({"role": "user", "content": user_content(contents)}));
+            }
+            Message::ExpertMessage { contents, .. } => {
+                let text: String = contents
+                    .iter()
+                    .filter_map(|p| match p {
+                        ExpertPart::Text(t) => Some(t.text.as_str()),
+                        ExpertPart::ToolCall(_) | ExpertPart::Thinking(_) => None,
+                    })
+                    .collect();
+                let calls: Vec<Value> = contents
+                    .iter()
+                    .filter_map(|p| match p {
+                        ExpertPart::ToolCall(c) => Some(json!({
+                            "id": c.tool_call_id,
+                            "type": "function",
+                            "function": {"name": c.tool_name, "arguments": c.args.to_string()},
+                        })),
+                        ExpertPart::Text(_) | ExpertPart::Thinking(_) => None,
+                    })
+                    .collect();
+                if text.is_empty() && calls.is_empty() {
+                    continue;
+                }
+                let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                if !calls.is_empty() {
+                    msg["tool_calls"] = Value::Array(calls);
+                }
+                out.push(msg);
+            }
+            Message::ToolMessage { contents, .. } => {
+                // Tool messages carry text only; images follow in a user message.
+                let mut images = Vec::new();
+                for r in contents {
+                    out.push(json!({
+                        "role": "tool",
+                        "tool_call_id": r.tool_call_id,
+                        "content": tool_result_text(r),
+                    }));
+                    for c in &r.contents {
+                        match c {
+                            ToolResultContent::Image(i) => images.push(json!({
+                                "type": "image_url",
+                                "image_url": {"url": data_uri(&i.mime_type, &i.encoded_data)},
+                            })),
+                            ToolResultContent::File(f) => {
+                                images.push(file_part(&f.mime_type, &f.encoded_data))
+                            }
+                            ToolResultContent::Text(_) => {}
+                        }
+                    }
+                }
+                if !images.is_empty() {
+                    out.push(json!({"role": "user", "content": images}));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn file_part(mime: &str, data: &str) -> Value {
+    json!({"type": "file", "file": {"filename": "file", "file_data": data_uri(mime, data)}})
+}
+
+/// A plain string when the message is only text (what every compatible server takes),
+/// content parts otherwise.
+fn user_content(parts: &[UserPart]) -> Value {
+    let only_text: Option<Vec<&str>> = parts
+        .iter()
+        .map(|p| match p {
+            UserPart::Text(t) => Some(t.text.as_str()),
+            UserPart::ImageUrl(_)
+            | UserPart::ImageInline(_)
+            | UserPart::ImageBinary(_)
+            | UserPart::FileUrl(_)
+            | UserPart::FileInline(_)
+            | UserPart::FileBinary(_) => None,
+        })
+        .collect();
+    if let Some(texts) = only_text {
+        return json!(texts.join("\n"));
+    }
+    let content: Vec<Value> = parts
+        .iter()
+        .map(|p| match p {
+            UserPart::Text(t) => json!({"type": "text", "text": t.text}),
+            UserPart::ImageUrl(u) => json!({"type": "image_url", "image_url": {"url": u.url}}),
+            UserPart::ImageInline(i) => {
+                json!({"type": "image_url", "image_url": {"url": data_uri(&i.mime_type, &i.encoded_data)}})
+            }
+            UserPart::ImageBinary(b) => {
+                json!({"type": "image_url", "image_url": {"url": data_uri(&b.mime_type, &b.data)}})
+            }
+            // Chat Completions cannot fetch files by URL; pass the reference on as text.
+            UserPart::FileUrl(u) => json!({"type": "text", "text": format!("[file: {}]", u.url)}),
+            UserPart::FileInline(f) => file_part(&f.mime_type, &f.encoded_data),
+            UserPart::FileBinary(b) => file_part(&b.mime_type, &b.data),
+        })
+        .collect();
+    Value::Array(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasoning_models_are_recognised() {
+        for m in [
+            "o1",
+            "o3-mini",
+            "o4-mini",
+            "gpt-5",
+            "gpt-5-mini",
+            "openai/o3",
+        ] {
+            assert!(is_reasoning_model(m), "{m}");
+        }
+        for m in ["gpt-4o", "gpt-4.1", "gpt-5-chat-latest", "omni", "llama3"] {
+            assert!(!is_reasoning_model(m), "{m}");
+        }
+    }
+}
