@@ -19,6 +19,7 @@ mod catalogue;
 mod client;
 mod convert;
 mod events;
+mod lazy;
 mod options;
 mod plan;
 mod remote;
@@ -32,6 +33,7 @@ use perstack_core::config::ExpertConfig;
 
 pub use call::{CallOutcome, DelegateCall, ToolOutput};
 pub use catalogue::{Catalogue, CatalogueEntry, ToolKind};
+pub use convert::without_nulls;
 pub use events::{ChannelSink, NoEvents, SkillEventSink};
 pub use options::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, HostOptions,
@@ -41,17 +43,41 @@ pub use plan::{Launch, PlannedSkill, SkillRule, ToolFilter, is_base_skill, plan}
 pub use start::BUILT_IN_COMMAND;
 
 use crate::error::SkillError;
+use lazy::{Pending, StartTask};
+use perstack_core::ToolDefinition;
 use start::{McpSkill, Started};
 
 /// Every skill of one Expert, started, and their tool catalogue.
 #[derive(Debug)]
 pub struct SkillHost {
-    skills: Vec<McpSkill>,
-    /// `lazyInit` skills still starting, in declaration order.
-    lazy: Vec<(PlannedSkill, StartTask)>,
+    pub(crate) skills: Vec<McpSkill>,
+    /// Skills still starting (`lazyInit`, or locked), in declaration order.
+    pub(crate) lazy: Vec<Pending>,
     catalogue: Catalogue,
     rules: Vec<SkillRule>,
     options: HostOptions,
+}
+
+/// What [`SkillHost::poll_ready`] / [`SkillHost::ready`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadyReport {
+    /// Skills whose tools joined (or replaced their locked tools in) the catalogue.
+    pub added: Vec<String>,
+    /// Skills whose live tools differ from `perstack.lock`; the live ones now apply.
+    pub mismatches: Vec<LockMismatch>,
+}
+
+/// A skill whose live tool definitions differ from the lockfile's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockMismatch {
+    /// The skill.
+    pub skill_name: String,
+    /// Tools the server has that the lockfile lacks.
+    pub added: Vec<String>,
+    /// Tools the lockfile has that the server lacks.
+    pub removed: Vec<String>,
+    /// Tools whose description or input schema changed.
+    pub changed: Vec<String>,
 }
 
 impl SkillHost {
@@ -65,20 +91,42 @@ impl SkillHost {
         options: HostOptions,
         events: Arc<dyn SkillEventSink>,
     ) -> Result<SkillHost, SkillError> {
+        Self::start_locked(expert, experts, options, events, &[]).await
+    }
+
+    /// Like [`SkillHost::start`], with tool definitions from `perstack.lock`: a stdio or
+    /// remote skill that has locked definitions starts in the background and its locked
+    /// tools are in the catalogue at once (a call waits for the skill). When it is up,
+    /// [`SkillHost::poll_ready`] checks the live tools against the locked ones; on a
+    /// mismatch the live definitions replace them and the report says so.
+    pub async fn start_locked(
+        expert: &ExpertConfig,
+        experts: &IndexMap<String, ExpertConfig>,
+        options: HostOptions,
+        events: Arc<dyn SkillEventSink>,
+        locked: &[ToolDefinition],
+    ) -> Result<SkillHost, SkillError> {
         let planned = plan(expert, experts)?;
         let rules = plan::rules(expert);
-        let (lazy_plans, planned): (Vec<_>, Vec<_>) = planned.into_iter().partition(is_lazy);
-        let lazy: Vec<(PlannedSkill, StartTask)> = lazy_plans
-            .into_iter()
-            .filter_map(|p| spawn_start(&p, &options, &events).map(|t| (p, t)))
-            .collect();
-        let mut pending = Vec::with_capacity(planned.len());
-        for p in &planned {
-            pending.push(spawn_start(p, &options, &events));
+        let mut eager = Vec::new();
+        let mut lazy = Vec::new();
+        for p in planned {
+            let locked_tools = locked_tools_of(&p, locked);
+            if locked_tools.is_some() || is_lazy(&p) {
+                if let Some(task) = spawn_start(&p, &options, &events) {
+                    lazy.push(Pending::new(p, task, locked_tools));
+                }
+            } else {
+                eager.push(p);
+            }
         }
-        let mut started: Vec<Option<Started>> = Vec::with_capacity(pending.len());
+        let tasks: Vec<Option<StartTask>> = eager
+            .iter()
+            .map(|p| spawn_start(p, &options, &events))
+            .collect();
+        let mut started: Vec<Option<Started>> = Vec::with_capacity(tasks.len());
         let mut first_error: Option<SkillError> = None;
-        for (p, task) in planned.iter().zip(pending) {
+        for (p, task) in eager.iter().zip(tasks) {
             let Some(task) = task else {
                 started.push(None);
                 continue;
@@ -100,7 +148,7 @@ impl SkillHost {
         }
         let mut catalogue = Catalogue::default();
         let mut skills = Vec::new();
-        for (p, s) in planned.into_iter().zip(started) {
+        for (p, s) in eager.into_iter().zip(started) {
             if first_error.is_some() {
                 if let Some(s) = s {
                     skills.push(s.skill);
@@ -109,6 +157,20 @@ impl SkillHost {
             }
             if let Err(e) = add_to_catalogue(&mut catalogue, p, s, &mut skills) {
                 first_error = Some(e);
+            }
+        }
+        for p in &lazy {
+            if first_error.is_some() {
+                break;
+            }
+            for definition in p.locked.iter().flatten() {
+                if let Err(e) = catalogue.insert(CatalogueEntry {
+                    definition: definition.clone(),
+                    kind: ToolKind::Mcp,
+                }) {
+                    first_error = Some(e);
+                    break;
+                }
             }
         }
         let host = SkillHost {
@@ -127,43 +189,54 @@ impl SkillHost {
         }
     }
 
-    /// Names of the `lazyInit` skills still starting.
+    /// Names of the skills still starting in the background.
     pub fn pending_skills(&self) -> Vec<&str> {
-        self.lazy.iter().map(|(p, _)| p.name()).collect()
+        self.lazy.iter().map(Pending::name).collect()
     }
 
-    /// Adds the tools of every `lazyInit` skill that has finished starting, without
-    /// waiting. Returns the names of the skills added. A skill that failed to start, or
-    /// whose tools collide with the catalogue, is dropped (and stopped) and its error
-    /// returned; the catalogue stays as it was for that skill.
-    pub async fn poll_ready(&mut self) -> Result<Vec<String>, SkillError> {
+    /// Adds the tools of every background skill that has finished starting, without
+    /// waiting (call it between steps). A skill that failed to start, or whose tools
+    /// collide with the catalogue, is dropped (and stopped), its locked tools removed, and
+    /// its error returned after the others are merged.
+    pub async fn poll_ready(&mut self) -> Result<ReadyReport, SkillError> {
         self.merge_lazy(false).await
     }
 
-    /// Waits for every `lazyInit` skill and adds its tools (see [`SkillHost::poll_ready`]).
-    pub async fn ready(&mut self) -> Result<Vec<String>, SkillError> {
+    /// Waits for every background skill and merges it (see [`SkillHost::poll_ready`]).
+    pub async fn ready(&mut self) -> Result<ReadyReport, SkillError> {
         self.merge_lazy(true).await
     }
 
-    async fn merge_lazy(&mut self, wait: bool) -> Result<Vec<String>, SkillError> {
-        let mut added = Vec::new();
+    async fn merge_lazy(&mut self, wait: bool) -> Result<ReadyReport, SkillError> {
+        let mut report = ReadyReport::default();
         let mut first_error = None;
         let mut still = Vec::new();
-        for (p, task) in std::mem::take(&mut self.lazy) {
-            if !wait && !task.is_finished() {
-                still.push((p, task));
+        for p in std::mem::take(&mut self.lazy) {
+            if !wait && !p.is_done() {
+                still.push(p);
                 continue;
             }
+            p.wait().await;
             let name = p.name().to_string();
-            let result = match task.await {
-                Ok(r) => r,
-                Err(join) => Err(SkillError::Startup {
+            let locked = p.locked.clone();
+            let result = match p.into_started() {
+                Some(r) => r,
+                None => Err(SkillError::Startup {
                     skill: name.clone(),
-                    reason: format!("its start task failed: {join}"),
+                    reason: "its start was abandoned".into(),
                 }),
             };
+            if locked.is_some() {
+                self.catalogue.remove_skill(&name);
+            }
             match result.and_then(|s| self.admit(s)) {
-                Ok(()) => added.push(name),
+                Ok(live) => {
+                    if let Some(m) = locked.and_then(|l| mismatch(&name, &l, &live)) {
+                        tracing::warn!(skill = %name, ?m, "live tools differ from perstack.lock; the live ones apply");
+                        report.mismatches.push(m);
+                    }
+                    report.added.push(name);
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -171,13 +244,13 @@ impl SkillHost {
         }
         self.lazy = still;
         match first_error {
-            None => Ok(added),
+            None => Ok(report),
             Some(e) => Err(e),
         }
     }
 
-    /// Adds a started lazy skill's tools, all or none.
-    fn admit(&mut self, started: Started) -> Result<(), SkillError> {
+    /// Adds a started skill's tools, all or none; returns them.
+    fn admit(&mut self, started: Started) -> Result<Vec<ToolDefinition>, SkillError> {
         let mut trial = self.catalogue.clone();
         let mut result = Ok(());
         for definition in started.tools.iter().cloned() {
@@ -193,7 +266,7 @@ impl SkillHost {
             Ok(()) => {
                 self.catalogue = trial;
                 self.skills.push(started.skill);
-                Ok(())
+                Ok(started.tools)
             }
             Err(e) => {
                 let grace = self.options.shutdown_grace;
@@ -227,12 +300,16 @@ impl SkillHost {
     /// period), all at once.
     pub async fn shutdown(self) {
         let grace = self.options.shutdown_grace;
-        // Dropping a start in progress stops its child at once.
-        for (_, task) in &self.lazy {
-            task.abort();
+        let mut skills = self.skills;
+        for p in self.lazy {
+            // Dropping a start in progress stops its child at once; a finished one is
+            // shut down like the others.
+            p.abort();
+            if let Some(Ok(started)) = p.into_started() {
+                skills.push(started.skill);
+            }
         }
-        let tasks: Vec<_> = self
-            .skills
+        let tasks: Vec<_> = skills
             .into_iter()
             .map(|s| tokio::spawn(s.shutdown(grace)))
             .collect();
@@ -252,7 +329,59 @@ fn is_lazy(p: &PlannedSkill) -> bool {
     }
 }
 
-type StartTask = tokio::task::JoinHandle<Result<Started, SkillError>>;
+/// The locked definitions of a stdio or remote skill, its pick/omit applied; `None` when
+/// the lockfile has none for it.
+fn locked_tools_of(p: &PlannedSkill, locked: &[ToolDefinition]) -> Option<Vec<ToolDefinition>> {
+    let (name, filter) = match p {
+        PlannedSkill::Stdio { name, filter, .. } | PlannedSkill::Remote { name, filter, .. } => {
+            (name, filter)
+        }
+        PlannedSkill::Base { .. }
+        | PlannedSkill::Interactive { .. }
+        | PlannedSkill::Delegate { .. } => return None,
+    };
+    let tools: Vec<ToolDefinition> = locked
+        .iter()
+        .filter(|t| &t.skill_name == name && filter.keeps(&t.name))
+        .cloned()
+        .collect();
+    (!tools.is_empty()).then_some(tools)
+}
+
+/// How the live tools differ from the locked ones, if they do.
+fn mismatch(
+    skill: &str,
+    locked: &[ToolDefinition],
+    live: &[ToolDefinition],
+) -> Option<LockMismatch> {
+    let find = |set: &[ToolDefinition], name: &str| set.iter().find(|t| t.name == name).cloned();
+    let added: Vec<String> = live
+        .iter()
+        .filter(|t| find(locked, &t.name).is_none())
+        .map(|t| t.name.clone())
+        .collect();
+    let removed: Vec<String> = locked
+        .iter()
+        .filter(|t| find(live, &t.name).is_none())
+        .map(|t| t.name.clone())
+        .collect();
+    let changed: Vec<String> = live
+        .iter()
+        .filter(|t| {
+            find(locked, &t.name).is_some_and(|l| {
+                l.description != t.description
+                    || without_nulls(&l.input_schema) != without_nulls(&t.input_schema)
+            })
+        })
+        .map(|t| t.name.clone())
+        .collect();
+    (!(added.is_empty() && removed.is_empty() && changed.is_empty())).then(|| LockMismatch {
+        skill_name: skill.to_string(),
+        added,
+        removed,
+        changed,
+    })
+}
 
 /// Starts an MCP skill on its own task; `None` for skills that need no start.
 fn spawn_start(
