@@ -23,11 +23,21 @@ use crate::base::{BaseSkill, serve_in_process};
 use crate::error::SkillError;
 
 /// A connected MCP skill.
-#[derive(Debug)]
 pub(crate) struct McpSkill {
     pub name: String,
     pub session: Session,
     pub backend: Backend,
+    pub events: Arc<dyn SkillEventSink>,
+}
+
+impl std::fmt::Debug for McpSkill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpSkill")
+            .field("name", &self.name)
+            .field("session", &self.session)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What serves the skill.
@@ -49,12 +59,20 @@ impl McpSkill {
     pub async fn shutdown(self, grace: Duration) {
         self.session.close(grace).await;
         match self.backend {
+            // A child's watcher reports its exit; the others are reported here.
             Backend::InProcess { server, .. } => {
                 if tokio::time::timeout(grace, server).await.is_err() {
                     tracing::warn!(skill = %self.name, "base skill task did not end in time");
                 }
+                self.events.emit(RuntimeEventPayload::SkillDisconnected {
+                    skill_name: self.name,
+                });
             }
-            Backend::Remote { .. } => {}
+            Backend::Remote { .. } => {
+                self.events.emit(RuntimeEventPayload::SkillDisconnected {
+                    skill_name: self.name,
+                });
+            }
             Backend::Stdio { mut process, tmp } => {
                 process.stop(grace).await;
                 if let Err(e) = std::fs::remove_dir_all(&tmp) {
@@ -282,6 +300,7 @@ pub(crate) async fn finish(
             name,
             session: connected.session,
             backend,
+            events,
         },
         tools: connected.tools,
     })
