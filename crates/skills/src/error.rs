@@ -43,4 +43,12 @@ pub enum SkillError {
         /// Where it came from again.
         second: String,
     },
+    /// `perstack.lock` cannot be read or written; run `perstack install` again.
+    #[error("lockfile {}: {reason}", path.display())]
+    Lockfile {
+        /// The lockfile.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }

@@ -4,6 +4,7 @@
 pub mod base;
 mod error;
 pub mod host;
+pub mod lockfile;
 
 pub use error::SkillError;
 pub use host::{CallOutcome, HostOptions, SkillHost};

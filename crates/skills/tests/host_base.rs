@@ -94,6 +94,12 @@ async fn no_skills_table_serves_the_base_skill_in_process() {
     assert!(handshake_duration_ms.is_some() && tool_discovery_duration_ms.is_some());
     assert!(total_duration_ms.is_some());
     host.shutdown().await;
+    assert_eq!(
+        ev.drain().last(),
+        Some(&RuntimeEventPayload::SkillDisconnected {
+            skill_name: "@perstack/base".into()
+        })
+    );
 }
 
 #[tokio::test]

@@ -192,3 +192,75 @@ async fn server_everything_over_stdio() {
             .any(|e| matches!(e, RuntimeEventPayload::SkillDisconnected { .. }))
     );
 }
+
+fn git(ws: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(ws)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?} failed");
+}
+
+#[tokio::test]
+#[ignore = "peer: mcp-server-git (PyPI); run with cargo xtask test"]
+async fn mcp_server_git_over_stdio_writes_inside_the_workspace_only() {
+    let server = peer("venv/bin/mcp-server-git", "mcp-server-git (PyPI)");
+    let ws = workspace();
+    git(&ws.root, &["init", "-q", "-b", "main"]);
+    git(&ws.root, &["config", "user.email", "t@example.invalid"]);
+    git(&ws.root, &["config", "user.name", "Test"]);
+    std::fs::write(ws.root.join("a.txt"), "hello\n").unwrap();
+    let repo = ws.root.display().to_string();
+    let (sink, _ev) = events();
+    let expert = expert_with(vec![("git", skill(server, &["--repository", &repo]))]);
+    let host = SkillHost::start(&expert, &no_experts(), options(&ws), sink)
+        .await
+        .unwrap();
+    assert!(host.catalogue().get("git_status").is_some());
+
+    let status = host
+        .call("1", "git_status", args(json!({"repo_path": repo})))
+        .await
+        .into_output()
+        .unwrap();
+    assert!(!status.is_error, "{status:?}");
+    assert!(texts(&status.result)[0].contains("a.txt"), "{status:?}");
+
+    let add = host
+        .call(
+            "2",
+            "git_add",
+            args(json!({"repo_path": repo, "files": ["a.txt"]})),
+        )
+        .await
+        .into_output()
+        .unwrap();
+    assert!(!add.is_error, "{add:?}");
+    let commit = host
+        .call(
+            "3",
+            "git_commit",
+            args(json!({"repo_path": repo, "message": "first"})),
+        )
+        .await
+        .into_output()
+        .unwrap();
+    assert!(!commit.is_error, "{commit:?}");
+    let log = host
+        .call("4", "git_log", args(json!({"repo_path": repo})))
+        .await
+        .into_output()
+        .unwrap();
+    assert!(texts(&log.result)[0].contains("first"), "{log:?}");
+
+    // A repository outside the allowed one is refused by the server: a readable error.
+    let outside = host
+        .call("5", "git_status", args(json!({"repo_path": "/"})))
+        .await
+        .into_output()
+        .unwrap();
+    assert!(outside.is_error, "{outside:?}");
+    host.shutdown().await;
+}

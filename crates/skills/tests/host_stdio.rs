@@ -515,3 +515,59 @@ async fn shutdown_kills_a_child_that_ignores_sigterm() {
     });
     pid_after_shutdown(stubborn, Duration::from_millis(300)).await;
 }
+
+fn lazy(args: &[&str]) -> SkillConfig {
+    SkillConfig::McpStdioSkill(StdioSkill {
+        command: TEST_SERVER.into(),
+        args: Some(args.iter().map(|s| s.to_string()).collect()),
+        lazy_init: Some(true),
+        ..StdioSkill::default()
+    })
+}
+
+#[tokio::test]
+async fn lazy_skills_join_the_catalogue_when_ready() {
+    let ws = workspace();
+    let (sink, mut ev) = events();
+    let expert = expert_with(vec![
+        (
+            "@perstack/base",
+            SkillConfig::McpStdioSkill(StdioSkill::default()),
+        ),
+        ("slow", lazy(&[])),
+        ("dup", lazy(&[])),
+        ("broken", lazy(&["--exit-at-start"])),
+    ]);
+    let mut host = SkillHost::start(&expert, &no_experts(), options(&ws), sink)
+        .await
+        .unwrap();
+    // start() waited only for the base skill.
+    assert_eq!(host.pending_skills(), vec!["slow", "dup", "broken"]);
+    assert!(host.catalogue().get("echo").is_none());
+    assert_eq!(host.catalogue().len(), 16);
+
+    let err = host.ready().await.unwrap_err();
+    // The first problem is reported; "slow" got in, "dup" collided, "broken" failed.
+    assert!(
+        matches!(&err, SkillError::ToolCollision { second, .. } if second == "skill \"dup\""),
+        "{err}"
+    );
+    assert!(host.pending_skills().is_empty());
+    assert_eq!(host.running_skills(), vec!["@perstack/base", "slow"]);
+    assert_eq!(
+        host.catalogue().get("echo").unwrap().definition.skill_name,
+        "slow"
+    );
+    assert_eq!(host.catalogue().len(), 26);
+    let out = host
+        .call("1", "echo", args(json!({"text": "late"})))
+        .await
+        .into_output()
+        .unwrap();
+    assert_eq!(texts(&out.result), vec!["late"]);
+    ev.wait_for("broken's stderr", |e| {
+        matches!(e, RuntimeEventPayload::SkillStderr { skill_name, .. } if skill_name == "broken")
+    })
+    .await;
+    host.shutdown().await;
+}

@@ -114,14 +114,33 @@ impl SkillHost {
     }
 
     async fn call_mcp(&self, call: ToolCall) -> ToolOutput {
-        let Some(skill) = self.skills.iter().find(|s| s.name == call.skill_name) else {
-            return error_output(
-                &call.id,
-                &call.skill_name,
-                &call.tool_name,
-                CallFailure::Disconnected("not started".into())
-                    .message(&call.skill_name, &call.tool_name),
-            );
+        let ready = self.skills.iter().find(|s| s.name == call.skill_name);
+        let skill = match ready {
+            Some(s) => s,
+            None => match self.lazy.iter().find(|p| p.name() == call.skill_name) {
+                // A locked tool whose skill is still starting: wait for it.
+                Some(p) => match p.wait().await {
+                    Ok(started) => &started.skill,
+                    Err(e) => {
+                        return error_output(
+                            &call.id,
+                            &call.skill_name,
+                            &call.tool_name,
+                            CallFailure::Disconnected(e.to_string())
+                                .message(&call.skill_name, &call.tool_name),
+                        );
+                    }
+                },
+                None => {
+                    return error_output(
+                        &call.id,
+                        &call.skill_name,
+                        &call.tool_name,
+                        CallFailure::Disconnected("not started".into())
+                            .message(&call.skill_name, &call.tool_name),
+                    );
+                }
+            },
         };
         let answer = skill
             .session

@@ -50,6 +50,12 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Removes every tool of `skill_name`.
+    pub fn remove_skill(&mut self, skill_name: &str) {
+        self.entries
+            .retain(|_, e| e.definition.skill_name != skill_name);
+    }
+
     /// The tool called `name`.
     pub fn get(&self, name: &str) -> Option<&CatalogueEntry> {
         self.entries.get(name)

@@ -25,6 +25,27 @@ pub fn tool_definition(skill_name: &str, tool: &Value) -> Option<ToolDefinition>
     })
 }
 
+/// `value` without JSON nulls (object members and array elements), which TOML cannot
+/// hold: what `perstack.lock` stores of an input schema (`"default": null` is the usual
+/// case). Live schemas are compared with locked ones in this form.
+pub fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter(|v| !v.is_null())
+                .map(without_nulls)
+                .collect(),
+        ),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => value.clone(),
+    }
+}
+
 /// The content of a `tools/call` result as message parts, and its `isError` flag.
 /// Text, images and embedded resources are kept; audio becomes a file part; a resource
 /// link becomes text naming it. An empty result says so, as Perstack does.

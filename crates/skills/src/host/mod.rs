@@ -9,14 +9,21 @@
 //! - `delegates`: each delegate Expert as a tool named after the last segment of its key.
 //!
 //! Tool names are unique across skills; a collision is a startup error.
+//!
+//! A `lazyInit` stdio skill starts in the background: [`SkillHost::start`] does not wait
+//! for it, and its tools join the catalogue when [`SkillHost::poll_ready`] or
+//! [`SkillHost::ready`] sees it connected (call one of them between steps).
 
 mod call;
 mod catalogue;
 mod client;
 mod convert;
 mod events;
+mod lazy;
 mod options;
 mod plan;
+mod ready;
+mod remote;
 mod start;
 mod stdio;
 
@@ -27,21 +34,28 @@ use perstack_core::config::ExpertConfig;
 
 pub use call::{CallOutcome, DelegateCall, ToolOutput};
 pub use catalogue::{Catalogue, CatalogueEntry, ToolKind};
+pub use convert::without_nulls;
 pub use events::{ChannelSink, NoEvents, SkillEventSink};
 pub use options::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, HostOptions,
     MAX_STDERR_LINE,
 };
 pub use plan::{Launch, PlannedSkill, SkillRule, ToolFilter, is_base_skill, plan};
+pub use ready::{LockMismatch, ReadyReport};
 pub use start::BUILT_IN_COMMAND;
 
 use crate::error::SkillError;
+use lazy::{Pending, StartTask};
+use perstack_core::ToolDefinition;
+use ready::locked_tools_of;
 use start::{McpSkill, Started};
 
 /// Every skill of one Expert, started, and their tool catalogue.
 #[derive(Debug)]
 pub struct SkillHost {
-    skills: Vec<McpSkill>,
+    pub(crate) skills: Vec<McpSkill>,
+    /// Skills still starting (`lazyInit`, or locked), in declaration order.
+    pub(crate) lazy: Vec<Pending>,
     catalogue: Catalogue,
     rules: Vec<SkillRule>,
     options: HostOptions,
@@ -58,15 +72,42 @@ impl SkillHost {
         options: HostOptions,
         events: Arc<dyn SkillEventSink>,
     ) -> Result<SkillHost, SkillError> {
+        Self::start_locked(expert, experts, options, events, &[]).await
+    }
+
+    /// Like [`SkillHost::start`], with tool definitions from `perstack.lock`: a stdio or
+    /// remote skill that has locked definitions starts in the background and its locked
+    /// tools are in the catalogue at once (a call waits for the skill). When it is up,
+    /// [`SkillHost::poll_ready`] checks the live tools against the locked ones; on a
+    /// mismatch the live definitions replace them and the report says so.
+    pub async fn start_locked(
+        expert: &ExpertConfig,
+        experts: &IndexMap<String, ExpertConfig>,
+        options: HostOptions,
+        events: Arc<dyn SkillEventSink>,
+        locked: &[ToolDefinition],
+    ) -> Result<SkillHost, SkillError> {
         let planned = plan(expert, experts)?;
         let rules = plan::rules(expert);
-        let mut pending = Vec::with_capacity(planned.len());
-        for p in &planned {
-            pending.push(spawn_start(p, &options, &events));
+        let mut eager = Vec::new();
+        let mut lazy = Vec::new();
+        for p in planned {
+            let locked_tools = locked_tools_of(&p, locked);
+            if locked_tools.is_some() || is_lazy(&p) {
+                if let Some(task) = spawn_start(&p, &options, &events) {
+                    lazy.push(Pending::new(p, task, locked_tools));
+                }
+            } else {
+                eager.push(p);
+            }
         }
-        let mut started: Vec<Option<Started>> = Vec::with_capacity(pending.len());
+        let tasks: Vec<Option<StartTask>> = eager
+            .iter()
+            .map(|p| spawn_start(p, &options, &events))
+            .collect();
+        let mut started: Vec<Option<Started>> = Vec::with_capacity(tasks.len());
         let mut first_error: Option<SkillError> = None;
-        for (p, task) in planned.iter().zip(pending) {
+        for (p, task) in eager.iter().zip(tasks) {
             let Some(task) = task else {
                 started.push(None);
                 continue;
@@ -88,7 +129,7 @@ impl SkillHost {
         }
         let mut catalogue = Catalogue::default();
         let mut skills = Vec::new();
-        for (p, s) in planned.into_iter().zip(started) {
+        for (p, s) in eager.into_iter().zip(started) {
             if first_error.is_some() {
                 if let Some(s) = s {
                     skills.push(s.skill);
@@ -99,8 +140,23 @@ impl SkillHost {
                 first_error = Some(e);
             }
         }
+        for p in &lazy {
+            if first_error.is_some() {
+                break;
+            }
+            for definition in p.locked.iter().flatten() {
+                if let Err(e) = catalogue.insert(CatalogueEntry {
+                    definition: definition.clone(),
+                    kind: ToolKind::Mcp,
+                }) {
+                    first_error = Some(e);
+                    break;
+                }
+            }
+        }
         let host = SkillHost {
             skills,
+            lazy,
             catalogue,
             rules,
             options,
@@ -138,8 +194,16 @@ impl SkillHost {
     /// period), all at once.
     pub async fn shutdown(self) {
         let grace = self.options.shutdown_grace;
-        let tasks: Vec<_> = self
-            .skills
+        let mut skills = self.skills;
+        for p in self.lazy {
+            // Dropping a start in progress stops its child at once; a finished one is
+            // shut down like the others.
+            p.abort();
+            if let Some(Ok(started)) = p.into_started() {
+                skills.push(started.skill);
+            }
+        }
+        let tasks: Vec<_> = skills
             .into_iter()
             .map(|s| tokio::spawn(s.shutdown(grace)))
             .collect();
@@ -149,7 +213,15 @@ impl SkillHost {
     }
 }
 
-type StartTask = tokio::task::JoinHandle<Result<Started, SkillError>>;
+fn is_lazy(p: &PlannedSkill) -> bool {
+    match p {
+        PlannedSkill::Stdio { lazy_init, .. } => *lazy_init,
+        PlannedSkill::Base { .. }
+        | PlannedSkill::Remote { .. }
+        | PlannedSkill::Interactive { .. }
+        | PlannedSkill::Delegate { .. } => false,
+    }
+}
 
 /// Starts an MCP skill on its own task; `None` for skills that need no start.
 fn spawn_start(
@@ -187,12 +259,13 @@ fn spawn_start(
                 .await
             }))
         }
-        PlannedSkill::Remote { name, .. } => Some(tokio::spawn(async move {
-            Err(SkillError::Config {
-                skill: name,
-                reason: "remote MCP skills (mcpSseSkill / mcpHttpSkill) are not supported yet"
-                    .into(),
-            })
+        PlannedSkill::Remote {
+            name,
+            endpoint,
+            filter,
+            allowed_domains,
+        } => Some(tokio::spawn(async move {
+            remote::start_remote(name, endpoint, filter, allowed_domains, &options, events).await
         })),
         PlannedSkill::Interactive { .. } | PlannedSkill::Delegate { .. } => None,
     }

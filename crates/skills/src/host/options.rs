@@ -42,6 +42,10 @@ pub struct HostOptions {
     pub extra_write_paths: Vec<PathBuf>,
     /// Secrets to strip from skill stderr before it becomes an event.
     pub redactor: Arc<Redactor>,
+    /// TESTS ONLY: let remote skills connect to `http://127.0.0.1` / `http://[::1]`
+    /// literals. No `perstack.toml` key or CLI flag sets this; it exists so that the
+    /// remote-skill path can be tested against a server on loopback.
+    pub loopback_remote_skills_for_tests: bool,
 }
 
 impl std::fmt::Debug for HostOptions {
@@ -55,6 +59,10 @@ impl std::fmt::Debug for HostOptions {
             .field("confine_skills", &self.confine_skills)
             .field("require_full_confinement", &self.require_full_confinement)
             .field("extra_write_paths", &self.extra_write_paths)
+            .field(
+                "loopback_remote_skills_for_tests",
+                &self.loopback_remote_skills_for_tests,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +81,7 @@ impl HostOptions {
             require_full_confinement: false,
             extra_write_paths: Vec::new(),
             redactor: Arc::new(Redactor::new()),
+            loopback_remote_skills_for_tests: false,
         }
     }
 

@@ -23,11 +23,21 @@ use crate::base::{BaseSkill, serve_in_process};
 use crate::error::SkillError;
 
 /// A connected MCP skill.
-#[derive(Debug)]
 pub(crate) struct McpSkill {
     pub name: String,
     pub session: Session,
     pub backend: Backend,
+    pub events: Arc<dyn SkillEventSink>,
+}
+
+impl std::fmt::Debug for McpSkill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpSkill")
+            .field("name", &self.name)
+            .field("session", &self.session)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What serves the skill.
@@ -38,6 +48,8 @@ pub(crate) enum Backend {
         server: tokio::task::JoinHandle<Result<(), SkillError>>,
         _gone: watch::Sender<bool>,
     },
+    /// A remote server; the sender keeps the session's "gone" flag alive.
+    Remote { _gone: watch::Sender<bool> },
     /// A child process and its private tmp directory.
     Stdio { process: StdioProcess, tmp: PathBuf },
 }
@@ -47,10 +59,19 @@ impl McpSkill {
     pub async fn shutdown(self, grace: Duration) {
         self.session.close(grace).await;
         match self.backend {
+            // A child's watcher reports its exit; the others are reported here.
             Backend::InProcess { server, .. } => {
                 if tokio::time::timeout(grace, server).await.is_err() {
                     tracing::warn!(skill = %self.name, "base skill task did not end in time");
                 }
+                self.events.emit(RuntimeEventPayload::SkillDisconnected {
+                    skill_name: self.name,
+                });
+            }
+            Backend::Remote { .. } => {
+                self.events.emit(RuntimeEventPayload::SkillDisconnected {
+                    skill_name: self.name,
+                });
             }
             Backend::Stdio { mut process, tmp } => {
                 process.stop(grace).await;
@@ -192,14 +213,14 @@ pub(crate) async fn start_stdio(
 }
 
 /// Handshake and tool listing, with their durations.
-struct Connected {
+pub(crate) struct Connected {
     session: Session,
     tools: Vec<ToolDefinition>,
     handshake: Duration,
     discovery: Duration,
 }
 
-async fn connect<T, E, A>(
+pub(crate) async fn connect<T, E, A>(
     name: &str,
     transport: T,
     gone: watch::Receiver<bool>,
@@ -248,7 +269,7 @@ where
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per backend; a struct would only rename them
-async fn finish(
+pub(crate) async fn finish(
     name: String,
     connected: Result<Connected, SkillError>,
     backend: Backend,
@@ -279,6 +300,7 @@ async fn finish(
             name,
             session: connected.session,
             backend,
+            events,
         },
         tools: connected.tools,
     })
@@ -287,6 +309,7 @@ async fn finish(
 async fn stop_backend(name: &str, backend: Backend, grace: Duration) {
     match backend {
         Backend::InProcess { server, .. } => server.abort(),
+        Backend::Remote { .. } => {}
         Backend::Stdio { mut process, tmp } => {
             process.stop(grace).await;
             if let Err(e) = std::fs::remove_dir_all(&tmp) {

@@ -1,0 +1,90 @@
+//! Remote skills (`mcpSseSkill` / `mcpHttpSkill`): MCP streamable HTTP through the network
+//! guard. Production endpoints must be public https; the guard resolves the host, refuses
+//! non-global addresses and pins the connection to the checked ones, enforces
+//! `allowedDomains`, and checks every redirect again. rmcp's transport carries the
+//! session id and re-initialises an expired session.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use perstack_events::RuntimeEventPayload;
+use perstack_sandbox::net::client_builder;
+use perstack_sandbox::{NetworkGuard, NetworkPolicy};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use tokio::sync::watch;
+
+use super::events::SkillEventSink;
+use super::options::HostOptions;
+use super::plan::ToolFilter;
+use super::start::{Backend, Started, connect, finish};
+use crate::error::SkillError;
+
+/// Connects to a remote skill.
+pub(crate) async fn start_remote(
+    name: String,
+    endpoint: String,
+    filter: ToolFilter,
+    allowed_domains: Option<Vec<String>>,
+    options: &HostOptions,
+    events: Arc<dyn SkillEventSink>,
+) -> Result<Started, SkillError> {
+    let refuse = |reason: String| SkillError::Startup {
+        skill: name.clone(),
+        reason,
+    };
+    let loopback_allowed = options.loopback_remote_skills_for_tests;
+    let url = url_of(&endpoint).map_err(&refuse)?;
+    let test_loopback = loopback_allowed && url.scheme() == "http" && is_loopback_literal(&url);
+    if url.scheme() != "https" && !test_loopback {
+        return Err(refuse(format!(
+            "endpoint {endpoint} must use https (remote skills connect to public https only)"
+        )));
+    }
+    let mut policy = match &allowed_domains {
+        Some(entries) => NetworkPolicy::with_allowed_domains(entries)
+            .map_err(|r| refuse(format!("network access refused: {r}")))?,
+        None => NetworkPolicy::default(),
+    };
+    if loopback_allowed {
+        policy.allowed_addresses = vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+    }
+    let guard = Arc::new(NetworkGuard::system(policy));
+    events.emit(RuntimeEventPayload::SkillStarting {
+        skill_name: name.clone(),
+        command: endpoint.clone(),
+        args: Vec::new(),
+    });
+    let t0 = Instant::now();
+    guard
+        .check_url(&endpoint)
+        .await
+        .map_err(|r| refuse(format!("network access refused: {r}")))?;
+    let client = client_builder(guard)
+        .build()
+        .map_err(|e| refuse(format!("cannot build the HTTP client: {e}")))?;
+    let config = StreamableHttpClientTransportConfig::with_uri(endpoint.as_str())
+        .reinit_on_expired_session(true);
+    let transport = StreamableHttpClientTransport::with_client(client, config);
+    let (gone_tx, gone_rx) = watch::channel(false);
+    let spawned = t0.elapsed();
+    let connected = connect(&name, transport, gone_rx, &filter, options.startup_timeout).await;
+    let backend = Backend::Remote { _gone: gone_tx };
+    finish(name, connected, backend, t0, None, spawned, options, events).await
+}
+
+fn url_of(endpoint: &str) -> Result<url::Url, String> {
+    url::Url::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?} is not a URL: {e}"))
+}
+
+fn is_loopback_literal(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(_)) | None => false,
+    }
+}
