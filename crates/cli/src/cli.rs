@@ -33,6 +33,9 @@ pub enum Command {
         #[arg(value_enum)]
         kind: SchemaArg,
     },
+    /// Start every Expert's skills once and write their tool definitions to perstack.lock
+    /// (next to perstack.toml), so runs can offer tools before their servers are up.
+    Install(InstallArgs),
     /// Show recorded jobs, runs, events and checkpoints; verify the audit chain.
     Log(Box<LogArgs>),
     /// Serve a built-in skill to any MCP client.
@@ -129,6 +132,17 @@ pub struct LogArgs {
     #[arg(long)]
     pub verify: bool,
     /// Workspace holding perstack/ [default: current folder].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// `perstack install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Path to perstack.toml (default: searched from the current folder upward).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Workspace the skills start in [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 }

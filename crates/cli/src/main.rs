@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Schema { kind } => commands::schema::run(kind),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Log(args) => commands::log::run(&args),
+        Command::Install(args) => commands::install::run(&args),
         Command::Skill(cli::SkillCommand::Base(args)) => commands::skill::run_base(&args),
     };
     ExitCode::from(code)

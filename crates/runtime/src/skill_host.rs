@@ -9,6 +9,7 @@ use perstack_core::config::ExpertConfig;
 use perstack_core::{ToolCall, ToolResult};
 use perstack_events::{Event, RuntimeEvent};
 use perstack_skills::host::{CallOutcome, HostOptions, SkillHost, ToolKind as HostToolKind};
+use perstack_skills::lockfile::Lockfile;
 use tokio::sync::{Mutex, RwLock};
 
 use crate::tools::{
@@ -21,6 +22,7 @@ use crate::tools::{
 pub struct SkillHostFactory {
     experts: IndexMap<String, ExpertConfig>,
     options: HostOptions,
+    locked: Option<Lockfile>,
     open: Mutex<HashMap<String, Arc<SkillTools>>>,
 }
 
@@ -39,8 +41,17 @@ impl SkillHostFactory {
         SkillHostFactory {
             experts,
             options,
+            locked: None,
             open: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Uses the tool definitions of `perstack.lock`: skills with locked tools start in the
+    /// background and their tools are offered at once; live definitions win once they are up.
+    #[must_use]
+    pub fn with_lockfile(mut self, lock: Lockfile) -> Self {
+        self.locked = Some(lock);
+        self
     }
 
     /// Shuts every started skill down (SIGTERM, then kill after the grace period).
@@ -135,9 +146,15 @@ impl ToolHostFactory for SkillHostFactory {
             let sink = Arc::new(move |payload| {
                 listener.on_event(&Event::from(RuntimeEvent::new(&job_id, &run_id, payload)));
             });
-            let host = SkillHost::start(expert, &self.experts, self.options.clone(), sink)
-                .await
-                .map_err(|e| ToolHostError::new(e.to_string()))?;
+            let locked = self
+                .locked
+                .as_ref()
+                .and_then(|l| l.tools_of(&request.expert_key))
+                .unwrap_or_default();
+            let host =
+                SkillHost::start_locked(expert, &self.experts, self.options.clone(), sink, locked)
+                    .await
+                    .map_err(|e| ToolHostError::new(e.to_string()))?;
             let entries = host
                 .catalogue()
                 .entries()

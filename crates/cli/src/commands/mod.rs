@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod completions;
+pub mod install;
 pub mod log;
 pub mod run;
 pub mod schema;

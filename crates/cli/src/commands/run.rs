@@ -19,6 +19,7 @@ use perstack_runtime::{
     TraceInfo,
 };
 use perstack_skills::host::HostOptions;
+use perstack_skills::lockfile::{LOCKFILE_NAME, Lockfile};
 use sha2::{Digest, Sha256};
 
 use crate::cli::RunArgs;
@@ -47,6 +48,7 @@ pub fn run(args: &RunArgs) -> u8 {
 
 /// Everything resolved from flags, config, env files and storage before anything runs.
 struct Prepared {
+    lockfile: Option<Lockfile>,
     setting: RunSetting,
     provider: HttpProvider,
     host_options: HostOptions,
@@ -134,9 +136,16 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         setting.job_id = j;
     }
     setting.checkpoint = checkpoint;
-    setting.trace = trace(&loaded, &workspace);
+    setting.trace = trace(&loaded);
     let host_options = HostOptions::new(&workspace).with_env(env);
+    let lock_path = loaded.dir().join(LOCKFILE_NAME);
+    let lockfile = if lock_path.exists() {
+        Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     Ok(Prepared {
+        lockfile,
         setting,
         provider,
         host_options,
@@ -144,7 +153,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     })
 }
 
-fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
+pub fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
     let dir = match flag {
         Some(p) => p.to_path_buf(),
         None => std::env::current_dir().map_err(|e| e.to_string())?,
@@ -155,6 +164,23 @@ fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
             dir.display()
         )
     })
+}
+
+/// The process environment overlaid by the env files (`--env-path`, else the config's
+/// `envPath`); the process environment itself is never written.
+pub fn environment(
+    loaded: &LoadedConfig,
+    flags: &[PathBuf],
+) -> Result<BTreeMap<String, String>, String> {
+    let env_paths: Vec<String> = if flags.is_empty() {
+        loaded.config.env_paths()
+    } else {
+        flags.iter().map(|p| p.display().to_string()).collect()
+    };
+    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(env)
 }
 
 /// The checkpoint to continue from and its job, for `--continue`, `--continue-job`,
@@ -237,11 +263,9 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
     }))
 }
 
-fn trace(loaded: &LoadedConfig, workspace: &Path) -> TraceInfo {
+fn trace(loaded: &LoadedConfig) -> TraceInfo {
     let sha = |bytes: &[u8]| format!("sha256:{:x}", Sha256::digest(bytes));
-    let lock = std::fs::read(loaded.dir().join("perstack.lock"))
-        .or_else(|_| std::fs::read(workspace.join("perstack.lock")))
-        .ok();
+    let lock = std::fs::read(loaded.dir().join(LOCKFILE_NAME)).ok();
     TraceInfo {
         git_revision: option_env!("PERSTACK_GIT_REVISION").map(str::to_string),
         config_hash: Some(sha(loaded.source.as_bytes())),
@@ -250,10 +274,11 @@ fn trace(loaded: &LoadedConfig, workspace: &Path) -> TraceInfo {
 }
 
 async fn execute(p: Prepared) -> u8 {
-    let factory = Arc::new(SkillHostFactory::new(
-        p.setting.experts.clone(),
-        p.host_options,
-    ));
+    let mut factory = SkillHostFactory::new(p.setting.experts.clone(), p.host_options);
+    if let Some(lock) = p.lockfile {
+        factory = factory.with_lockfile(lock);
+    }
+    let factory = Arc::new(factory);
     let out = Arc::new(Mutex::new(JsonlWriter::new(std::io::stdout())));
     let listener = {
         let out = Arc::clone(&out);
