@@ -296,3 +296,47 @@ async fn a_delegate_named_like_a_base_tool_is_a_startup_error() {
         "tool \"exec\" is offered by both skill \"@perstack/base\" and delegate \"@team/exec\"; add omit = [\"exec\"] to one of them"
     );
 }
+
+#[tokio::test]
+async fn a_delegated_run_gets_no_interactive_tools() {
+    let ws = workspace();
+    let (sink, _ev) = events();
+    let mut opts = options(&ws);
+    opts.interactive_skills = false;
+    let host = SkillHost::start(
+        &expert_with(vec![("ui", interactive_skill())]),
+        &no_experts(),
+        opts,
+        sink,
+    )
+    .await
+    .unwrap();
+    assert!(host.catalogue().is_empty());
+    let out = host
+        .call("c", "askUser", args(json!({})))
+        .await
+        .into_output()
+        .unwrap();
+    assert!(out.is_error);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn credentials_in_a_remote_endpoint_never_reach_an_event() {
+    let ws = workspace();
+    let (sink, mut ev) = events();
+    let skill = SkillConfig::McpSseSkill(perstack_core::config::RemoteSkill {
+        endpoint: "https://user:hunter2secret@example.com/mcp".into(),
+        ..Default::default()
+    });
+    let err = SkillHost::start(
+        &expert_with(vec![("r", skill)]),
+        &no_experts(),
+        options(&ws),
+        sink,
+    )
+    .await
+    .unwrap_err();
+    assert!(!err.to_string().contains("hunter2secret"), "{err}");
+    assert!(ev.drain().is_empty());
+}

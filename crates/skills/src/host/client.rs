@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use perstack_events::ServerInfo;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::IntoTransport;
 use rmcp::{ClientHandler, ServiceExt};
@@ -17,10 +19,13 @@ pub(crate) struct HostClient;
 
 impl ClientHandler for HostClient {
     fn get_info(&self) -> ClientConfig {
+        // We use the `initialize` handshake, so we ask for the newest version that has one
+        // (rmcp's default names a later revision that replaced the handshake).
         ClientConfig::new(
             ClientCapabilities::default(),
             Implementation::new("perstack", env!("CARGO_PKG_VERSION")),
         )
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
     }
 }
 

@@ -87,7 +87,10 @@ impl SkillHost {
         events: Arc<dyn SkillEventSink>,
         locked: &[ToolDefinition],
     ) -> Result<SkillHost, SkillError> {
-        let planned = plan(expert, experts)?;
+        let mut planned = plan(expert, experts)?;
+        if !options.interactive_skills {
+            planned.retain(|p| !matches!(p, PlannedSkill::Interactive { .. }));
+        }
         let rules = plan::rules(expert);
         let mut eager = Vec::new();
         let mut lazy = Vec::new();

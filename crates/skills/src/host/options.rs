@@ -42,6 +42,9 @@ pub struct HostOptions {
     pub extra_write_paths: Vec<PathBuf>,
     /// Secrets to strip from skill stderr before it becomes an event.
     pub redactor: Arc<Redactor>,
+    /// Offer the Expert's interactive skills (off for a delegated run, as in Perstack: only
+    /// the top-level run can stop for the application).
+    pub interactive_skills: bool,
     /// TESTS ONLY: let remote skills connect to `http://127.0.0.1` / `http://[::1]`
     /// literals. No `perstack.toml` key or CLI flag sets this; it exists so that the
     /// remote-skill path can be tested against a server on loopback.
@@ -59,6 +62,7 @@ impl std::fmt::Debug for HostOptions {
             .field("confine_skills", &self.confine_skills)
             .field("require_full_confinement", &self.require_full_confinement)
             .field("extra_write_paths", &self.extra_write_paths)
+            .field("interactive_skills", &self.interactive_skills)
             .field(
                 "loopback_remote_skills_for_tests",
                 &self.loopback_remote_skills_for_tests,
@@ -81,6 +85,7 @@ impl HostOptions {
             require_full_confinement: false,
             extra_write_paths: Vec::new(),
             redactor: Arc::new(Redactor::new()),
+            interactive_skills: true,
             loopback_remote_skills_for_tests: false,
         }
     }

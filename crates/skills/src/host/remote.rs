@@ -54,16 +54,17 @@ pub(crate) async fn start_remote(
         ];
     }
     let guard = Arc::new(NetworkGuard::system(policy));
-    events.emit(RuntimeEventPayload::SkillStarting {
-        skill_name: name.clone(),
-        command: endpoint.clone(),
-        args: Vec::new(),
-    });
     let t0 = Instant::now();
     guard
         .check_url(&endpoint)
         .await
         .map_err(|r| refuse(format!("network access refused: {r}")))?;
+    // Only now: the guard refuses URLs that carry credentials, so none reach an event.
+    events.emit(RuntimeEventPayload::SkillStarting {
+        skill_name: name.clone(),
+        command: endpoint.clone(),
+        args: Vec::new(),
+    });
     let client = client_builder(guard)
         .build()
         .map_err(|e| refuse(format!("cannot build the HTTP client: {e}")))?;
