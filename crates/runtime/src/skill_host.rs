@@ -69,15 +69,23 @@ impl SkillHostFactory {
 pub struct SkillTools {
     // Calls share the host (read lock) so a step's tool calls run concurrently.
     host: RwLock<Option<SkillHost>>,
-    entries: Vec<ToolEntry>,
+    entries: RwLock<Vec<ToolEntry>>,
 }
 
 impl std::fmt::Debug for SkillTools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SkillTools")
-            .field("tools", &self.entries.len())
-            .finish_non_exhaustive()
+        f.debug_struct("SkillTools").finish_non_exhaustive()
     }
+}
+
+fn entries_of(host: &SkillHost) -> Vec<ToolEntry> {
+    host.catalogue()
+        .entries()
+        .map(|e| ToolEntry {
+            definition: e.definition.clone(),
+            kind: kind(&e.kind),
+        })
+        .collect()
 }
 
 fn kind(k: &HostToolKind) -> ToolKind {
@@ -92,7 +100,34 @@ fn kind(k: &HostToolKind) -> ToolKind {
 
 impl ToolHost for SkillTools {
     fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolEntry>, ToolHostError>> {
-        Box::pin(async move { Ok(self.entries.clone()) })
+        Box::pin(async move {
+            let pending = self
+                .host
+                .read()
+                .await
+                .as_ref()
+                .is_some_and(|h| !h.pending_skills().is_empty());
+            if pending {
+                let mut guard = self.host.write().await;
+                if let Some(host) = guard.as_mut() {
+                    match host.poll_ready().await {
+                        Ok(report) => {
+                            for m in &report.mismatches {
+                                tracing::warn!(
+                                    "skill \"{}\": live tools differ from perstack.lock (added {:?}, removed {:?}); the live definitions apply; run `perstack install` to refresh the lockfile",
+                                    m.skill_name,
+                                    m.added,
+                                    m.removed
+                                );
+                            }
+                            *self.entries.write().await = entries_of(host);
+                        }
+                        Err(e) => return Err(ToolHostError::new(e.to_string())),
+                    }
+                }
+            }
+            Ok(self.entries.read().await.clone())
+        })
     }
 
     fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome> {
@@ -155,17 +190,9 @@ impl ToolHostFactory for SkillHostFactory {
                 SkillHost::start_locked(expert, &self.experts, self.options.clone(), sink, locked)
                     .await
                     .map_err(|e| ToolHostError::new(e.to_string()))?;
-            let entries = host
-                .catalogue()
-                .entries()
-                .map(|e| ToolEntry {
-                    definition: e.definition.clone(),
-                    kind: kind(&e.kind),
-                })
-                .collect();
             let tools = Arc::new(SkillTools {
+                entries: RwLock::new(entries_of(&host)),
                 host: RwLock::new(Some(host)),
-                entries,
             });
             open.insert(request.expert_key.clone(), Arc::clone(&tools));
             Ok(tools as Arc<dyn ToolHost>)

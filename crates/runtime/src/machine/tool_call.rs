@@ -22,6 +22,10 @@ pub(super) async fn generating_tool_call(m: &mut Machine) -> Result<Transition, 
             () = tokio::time::sleep(m.setting.backoff(retries)) => {}
         }
     }
+    // Skills that start in the background (lazyInit, locked) join the catalogue when ready.
+    if let Ok(fresh) = m.host.tools().await {
+        m.tools = fresh;
+    }
     let tools = m.tools.iter().map(|t| t.definition.clone()).collect();
     let messages = m.checkpoint.messages.clone();
     let generation = match generate(m, messages, tools, Streaming::Reasoning).await? {
