@@ -206,8 +206,16 @@ mod tests {
         assert_eq!(approval_pattern_problem("*"), None);
         assert!(approval_pattern_problem("").unwrap().contains("empty"));
         assert!(approval_pattern_problem("  ").unwrap().contains("empty"));
-        assert!(approval_pattern_problem("*exec").unwrap().contains("only end"));
-        assert!(approval_pattern_problem("a**").unwrap().contains("only end"));
+        assert!(
+            approval_pattern_problem("*exec")
+                .unwrap()
+                .contains("only end")
+        );
+        assert!(
+            approval_pattern_problem("a**")
+                .unwrap()
+                .contains("only end")
+        );
     }
 
     #[test]
