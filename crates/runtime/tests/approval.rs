@@ -1,6 +1,8 @@
 //! Approval stops (`requireApproval`): the run stops before a call that needs approval,
 //! and resumes with the operator's decisions.
 
+#![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
+
 mod support;
 
 use perstack_core::CheckpointStatus;
@@ -71,14 +73,12 @@ async fn approval_stop_then_approve_runs_the_tool() {
     let awaiting = h
         .events()
         .into_iter()
-        .find_map(|e| match e {
-            Event::Run(r) => match &r.payload {
-                RunEventPayload::StopRunByApproval { tool_calls, .. } => {
-                    Some(tool_calls.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
-                }
-                _ => None,
-            },
-            Event::Runtime(_) | Event::Unknown(_) => None,
+        .find_map(|e| {
+            let Event::Run(r) = e else { return None };
+            let RunEventPayload::StopRunByApproval { tool_calls, .. } = &r.payload else {
+                return None;
+            };
+            Some(tool_calls.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
         })
         .unwrap();
     assert_eq!(awaiting, ["c1"]);
