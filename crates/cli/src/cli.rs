@@ -195,7 +195,12 @@ Exit codes:
 Examples:
   perstack run writer \"Summarise notes.md\"
   perstack run --continue writer \"Now shorten it\"
-  perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"";
+  perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
+
+Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3 before the call;
+the stopRunByApproval event lists the waiting calls; every one needs a decision):
+  perstack run --continue-job JOB --approve c1 writer \"\"
+  perstack run --continue-job JOB --deny c1 --reason \"not in production\" writer \"\"";
 
 /// `perstack run`: flags as Perstack's CLI has them.
 #[derive(Debug, Args)]
@@ -250,6 +255,23 @@ pub struct RunArgs {
     /// Answer to a pending interactive tool call: plain text, or JSON {toolCallId, toolName, skillName, text}.
     #[arg(short = 'i', long, value_name = "RESULT")]
     pub interactive_tool_call_result: Option<String>,
+    /// Approve a call a stoppedByApproval run waits on: it runs on resume (repeatable).
+    #[arg(
+        long,
+        value_name = "TOOL_CALL_ID",
+        conflicts_with = "interactive_tool_call_result"
+    )]
+    pub approve: Vec<String>,
+    /// Deny a call a stoppedByApproval run waits on: the model is told it was denied (repeatable).
+    #[arg(
+        long,
+        value_name = "TOOL_CALL_ID",
+        conflicts_with = "interactive_tool_call_result"
+    )]
+    pub deny: Vec<String>,
+    /// Why the calls given with --deny were denied; told to the model.
+    #[arg(long, value_name = "TEXT", requires = "deny")]
+    pub reason: Option<String>,
     /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,

@@ -119,6 +119,10 @@ fn run_help_lists_every_perstack_flag_and_exit_codes() {
         "--resume-from",
         "--interactive-tool-call-result",
         "-i,",
+        "--approve <TOOL_CALL_ID>",
+        "--deny <TOOL_CALL_ID>",
+        "--reason <TEXT>",
+        "requireApproval",
         "--workspace",
         "--verbose",
         "Exit codes:",
@@ -172,6 +176,20 @@ fn run_checks_its_inputs_and_keeps_stdout_for_events() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid --reasoning-budget"));
+    for (flags, why) in [
+        (&["--reason", "no"][..], "--reason needs --deny"),
+        (
+            &["--approve", "c1", "-i", "yes"][..],
+            "--approve conflicts with -i",
+        ),
+    ] {
+        let mut args = vec!["run", "--config", "examples/perstack.toml"];
+        args.extend_from_slice(flags);
+        args.extend(["writer", "hi"]);
+        let out = perstack(&args, root());
+        assert_eq!(out.status.code(), Some(2), "{why}");
+        assert_eq!(text(&out.stdout), "");
+    }
 }
 
 #[test]

@@ -372,6 +372,31 @@ pick = ["readFile", "attemptCompletion"]
 );
 
 case!(
+    require_approval_patterns,
+    r#"
+[experts."lead"]
+instruction = "Lead."
+[experts."lead".skills."@perstack/base"]
+type = "mcpStdioSkill"
+command = "npx"
+packageName = "@perstack/base"
+requireApproval = ["exec", "delete*", "", "*File"]
+"#
+);
+
+case!(
+    require_approval_valid_on_remote_skill,
+    r#"
+[experts."lead"]
+instruction = "Lead."
+[experts."lead".skills."web"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+requireApproval = ["post*", "*"]
+"#
+);
+
+case!(
     input_json_schema_not_json,
     r#"
 [experts."lead"]

@@ -91,6 +91,7 @@ impl Runtime {
                 skill_name: r.skill_name,
                 text: r.result.iter().map(part_text).collect(),
             }),
+            decisions: Vec::new(),
         };
         next.checkpoint = Some(cp);
         Ok(next)

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod approval;
 mod delegation;
 mod emitter;
 mod error;
@@ -36,6 +37,7 @@ mod skill_host;
 mod stop;
 mod tools;
 
+pub use approval::{Decision, ToolCallDecision};
 pub use error::RuntimeError;
 pub use listener::{CollectingListener, EventListener};
 pub use outcome::{RunOutcome, exit_code};

@@ -7,6 +7,8 @@ use perstack_core::config::{ExpertConfig, PerstackConfig, ReasoningBudget};
 use perstack_core::{Checkpoint, id::new_id};
 use serde::{Deserialize, Serialize};
 
+use crate::approval::{Decision, ToolCallDecision};
+
 /// The application's answer to an interactive tool call (`-i`), Perstack's
 /// `interactiveToolCallResult`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,13 +24,16 @@ pub struct InteractiveToolCallResult {
     pub text: String,
 }
 
-/// The input of a run: a query, or the answer to an interactive tool call.
+/// The input of a run: a query, the answer to an interactive tool call, or decisions about
+/// calls waiting for approval.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunInput {
     /// The user's query (fresh runs and `--continue`).
     pub text: Option<String>,
     /// The answer to the pending interactive tool call (resume).
     pub interactive_tool_call_result: Option<InteractiveToolCallResult>,
+    /// Decisions about the calls a `stoppedByApproval` checkpoint waits on (resume).
+    pub decisions: Vec<ToolCallDecision>,
 }
 
 impl RunInput {
@@ -37,6 +42,7 @@ impl RunInput {
         RunInput {
             text: Some(text.into()),
             interactive_tool_call_result: None,
+            decisions: Vec::new(),
         }
     }
 
@@ -45,7 +51,26 @@ impl RunInput {
         RunInput {
             text: None,
             interactive_tool_call_result: Some(result),
+            decisions: Vec::new(),
         }
+    }
+
+    /// Approves the pending call `tool_call_id`: it runs on resume.
+    pub fn approve(mut self, tool_call_id: impl Into<String>) -> Self {
+        self.decisions.push(ToolCallDecision {
+            tool_call_id: tool_call_id.into(),
+            decision: Decision::Approve,
+        });
+        self
+    }
+
+    /// Denies the pending call `tool_call_id`: the model gets an error result with `reason`.
+    pub fn deny(mut self, tool_call_id: impl Into<String>, reason: Option<String>) -> Self {
+        self.decisions.push(ToolCallDecision {
+            tool_call_id: tool_call_id.into(),
+            decision: Decision::Deny { reason },
+        });
+        self
     }
 }
 

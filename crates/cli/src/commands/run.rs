@@ -219,6 +219,9 @@ fn continuation(
 
 /// The query, or the interactive tool result (`-i`: plain text, or Perstack's JSON form).
 fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, String> {
+    if !args.approve.is_empty() || !args.deny.is_empty() {
+        return decisions(args, checkpoint);
+    }
     let Some(raw) = &args.interactive_tool_call_result else {
         return Ok(RunInput::query(args.query.clone()));
     };
@@ -261,6 +264,31 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         skill_name: call.skill_name.clone(),
         text: raw.clone(),
     }))
+}
+
+/// `--approve` / `--deny` decisions for a run stopped for approval; a non-blank query is
+/// added as a user message.
+fn decisions(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, String> {
+    let cp = checkpoint.ok_or(
+        "--approve/--deny need --continue or --continue-job: they decide on a stopped run",
+    )?;
+    if cp.status != CheckpointStatus::StoppedByApproval {
+        return Err(format!(
+            "--approve/--deny: the checkpoint {} is {:?}, not waiting for approval",
+            cp.id, cp.status
+        ));
+    }
+    let mut input = RunInput {
+        text: (!args.query.trim().is_empty()).then(|| args.query.clone()),
+        ..RunInput::default()
+    };
+    for id in &args.approve {
+        input = input.approve(id.clone());
+    }
+    for id in &args.deny {
+        input = input.deny(id.clone(), args.reason.clone());
+    }
+    Ok(input)
 }
 
 fn trace(loaded: &LoadedConfig) -> TraceInfo {

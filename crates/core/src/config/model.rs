@@ -340,6 +340,15 @@ impl SkillConfig {
         )
     }
 
+    /// `requireApproval` patterns (empty for interactive skills, which stop anyway).
+    pub fn require_approval(&self) -> &[String] {
+        match self {
+            SkillConfig::McpStdioSkill(s) => s.require_approval.as_deref().unwrap_or_default(),
+            SkillConfig::McpSseSkill(s) => s.require_approval.as_deref().unwrap_or_default(),
+            SkillConfig::InteractiveSkill(_) => &[],
+        }
+    }
+
     /// The `type` tag as written in config.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -383,6 +392,9 @@ pub struct StdioSkill {
     /// Start in the background; tools become available when ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lazy_init: Option<bool>,
+    /// Tools that stop the run for an approval before each call: tool names or `prefix*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_approval: Option<Vec<String>>,
 }
 
 /// Fields of `type = "mcpSseSkill"` / `"mcpHttpSkill"`.
@@ -406,6 +418,9 @@ pub struct RemoteSkill {
     /// Domains the connection may reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_domains: Option<Vec<String>>,
+    /// Tools that stop the run for an approval before each call: tool names or `prefix*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_approval: Option<Vec<String>>,
 }
 
 /// Fields of `type = "interactiveSkill"`.

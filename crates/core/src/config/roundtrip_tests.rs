@@ -70,10 +70,18 @@ fn stdio() -> impl Strategy<Value = StdioSkill> {
             list("[A-Z][A-Z0-9_]{0,8}"),
             list(Just("*.example.com".to_string())),
             opt(any::<bool>()),
+            opt(proptest::collection::vec(
+                prop_oneof!["[a-z]{1,8}", "[a-z]{1,8}\\*"],
+                0..3,
+            )),
         ),
     )
         .prop_map(
-            |((description, rule, pick, omit), (command, package_name, args), (env, dom, lazy))| {
+            |(
+                (description, rule, pick, omit),
+                (command, package_name, args),
+                (env, dom, lazy, approval),
+            )| {
                 StdioSkill {
                     description,
                     rule,
@@ -85,6 +93,7 @@ fn stdio() -> impl Strategy<Value = StdioSkill> {
                     required_env: env,
                     allowed_domains: dom,
                     lazy_init: lazy,
+                    require_approval: approval,
                 }
             },
         )

@@ -7,11 +7,13 @@ use perstack_core::{DelegationTarget, ExpertRef, Message, ToolCall, ToolResult};
 use perstack_events::RunEventPayload;
 use serde_json::Value;
 
+use super::finish::stop_by_approval;
 use super::parts::{
     complete, has_remaining_todos, is_attempt_completion, last_expert_text, stop_by_signal,
     text_result, tool_message,
 };
 use super::{Machine, State, Transition};
+use crate::approval::needs_approval;
 use crate::tools::{ToolHost, ToolKind, ToolOutcome};
 
 /// The step's calls sorted by how they are handled.
@@ -62,6 +64,16 @@ pub(super) async fn calling_tool(m: &mut Machine) -> Transition {
                 c.rejected.push(text_result(&call, text));
             }
         }
+    }
+    let awaiting: Vec<ToolCall> = c
+        .mcp
+        .iter()
+        .filter(|call| !m.approved.contains(&call.id) && needs_approval(&m.setting, call))
+        .cloned()
+        .collect();
+    if !awaiting.is_empty() {
+        // Nothing of the step runs before the operator decided.
+        return stop_by_approval(m, awaiting, before.0, before.1);
     }
     results.append(&mut c.rejected);
     let stop = m.stop.clone();

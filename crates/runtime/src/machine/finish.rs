@@ -1,6 +1,6 @@
 //! `FinishingStep` and the stops for the application: interactive tools and delegation.
 
-use perstack_core::{CheckpointStatus, id::new_id};
+use perstack_core::{CheckpointStatus, ToolCall, ToolResult, id::new_id};
 use perstack_events::RunEventPayload;
 
 use super::{Machine, State, Transition};
@@ -55,6 +55,29 @@ pub(super) fn calling_interactive_tool(m: &mut Machine) -> Transition {
     let payload = RunEventPayload::StopRunByInteractiveTool {
         checkpoint: cp.clone(),
         step: m.step.clone(),
+    };
+    (payload, State::Stopped)
+}
+
+/// The `stopRunByApproval` transition: `awaiting` calls wait for a decision; `pending` (the
+/// step's calls not run yet, `awaiting` among them) run on resume, `partial` results are kept.
+pub(super) fn stop_by_approval(
+    m: &mut Machine,
+    awaiting: Vec<ToolCall>,
+    pending: Vec<ToolCall>,
+    partial: Vec<ToolResult>,
+) -> Transition {
+    let cp = &mut m.checkpoint;
+    cp.status = CheckpointStatus::StoppedByApproval;
+    cp.pending_tool_calls = Some(pending.clone());
+    cp.partial_tool_results = (!partial.is_empty()).then(|| partial.clone());
+    m.step.pending_tool_calls = Some(pending);
+    m.step.partial_tool_results = Some(partial);
+    m.step = finished(&m.step);
+    let payload = RunEventPayload::StopRunByApproval {
+        checkpoint: cp.clone(),
+        step: m.step.clone(),
+        tool_calls: awaiting,
     };
     (payload, State::Stopped)
 }

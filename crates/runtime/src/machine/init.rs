@@ -4,11 +4,18 @@ use perstack_core::{CheckpointStatus, Message, MessagePart, TextPart, ToolResult
 use perstack_events::RunEventPayload;
 
 use super::{Machine, State, Transition};
+use crate::approval;
 use crate::error::RuntimeError;
 use crate::prompt::instruction_message;
 
 pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
     let input = &m.setting.input;
+    if !input.decisions.is_empty() && m.checkpoint.status != CheckpointStatus::StoppedByApproval {
+        return Err(RuntimeError::InvalidInput(format!(
+            "approve/deny decisions need a checkpoint stopped for approval; this one is {:?}",
+            m.checkpoint.status
+        )));
+    }
     let input_messages = match m.checkpoint.status {
         CheckpointStatus::Init => {
             let text = input
@@ -71,6 +78,21 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
                 });
             Vec::new()
         }
+        CheckpointStatus::StoppedByApproval => {
+            if input.interactive_tool_call_result.is_some() {
+                return Err(RuntimeError::InvalidInput(
+                    "the run waits for approval decisions, not a tool call result".into(),
+                ));
+            }
+            m.approved =
+                approval::apply_decisions(&m.setting, &input.decisions, &mut m.checkpoint)?;
+            m.setting
+                .input
+                .text
+                .iter()
+                .map(Message::user_text)
+                .collect()
+        }
         CheckpointStatus::Completed => {
             let text = input.text.as_deref().ok_or_else(|| {
                 RuntimeError::InvalidInput("continuing a completed run needs a query".into())
@@ -81,7 +103,6 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
         CheckpointStatus::Proceeding
         | CheckpointStatus::StoppedByExceededMaxSteps
         | CheckpointStatus::StoppedByError
-        | CheckpointStatus::StoppedByApproval
         | CheckpointStatus::StoppedByBudget
         | CheckpointStatus::StoppedBySignal => input.text.iter().map(Message::user_text).collect(),
     };

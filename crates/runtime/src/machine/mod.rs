@@ -14,6 +14,7 @@
 //!               ─callInteractiveTool→ CallingInteractiveTool ─stopRunByInteractiveTool→ Stopped
 //!               ─callDelegate→ CallingDelegate ─stopRunByDelegate→ Stopped
 //!               ─completeRun→ Stopped (text came with attemptCompletion)
+//!               ─stopRunByApproval→ Stopped (a call needs approval; nothing ran)
 //!   FinishingStep ─continueToNextStep→ PreparingForStep
 //!                 ─stopRunByExceededMaxSteps / stopRunByBudget→ Stopped
 //!   GeneratingToolCall | CallingTool | GeneratingRunResult ─stopRunBySignal→ Stopped
@@ -28,6 +29,7 @@ mod prepare;
 mod run_result;
 mod tool_call;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use perstack_core::{Checkpoint, DelegationTarget, Step, Usage};
@@ -74,6 +76,8 @@ pub(crate) struct Machine {
     pub(crate) result_text: Option<String>,
     /// Fires to stop the run (signals).
     pub(crate) stop: StopSignal,
+    /// Calls the operator approved on resume: they run without stopping again.
+    pub(crate) approved: HashSet<String>,
 }
 
 impl Machine {
@@ -109,6 +113,7 @@ impl Machine {
             delegations: Vec::new(),
             result_text: None,
             stop,
+            approved: HashSet::new(),
         }
     }
 

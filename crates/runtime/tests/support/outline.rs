@@ -159,10 +159,18 @@ fn run_event(p: &RunEventPayload) -> String {
             checkpoint(c),
             checkpoint(next_checkpoint)
         ),
+        RunEventPayload::StopRunByApproval {
+            checkpoint: c,
+            tool_calls,
+            ..
+        } => format!(
+            "{name} awaiting={} checkpoint={}",
+            calls(tool_calls),
+            checkpoint(c)
+        ),
         RunEventPayload::StopRunByInteractiveTool { checkpoint: c, .. }
         | RunEventPayload::StopRunByDelegate { checkpoint: c, .. }
         | RunEventPayload::StopRunByExceededMaxSteps { checkpoint: c, .. }
-        | RunEventPayload::StopRunByApproval { checkpoint: c, .. }
         | RunEventPayload::StopRunBySignal { checkpoint: c, .. } => {
             format!("{name} checkpoint={}", checkpoint(c))
         }

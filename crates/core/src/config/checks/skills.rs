@@ -49,6 +49,7 @@ fn check_stdio(s: &StdioSkill, path: &KeyPath, sink: &mut Sink<'_>) {
         }
     }
     check_domains(s.allowed_domains.as_deref(), path, sink);
+    check_approval(s.require_approval.as_deref(), path, sink);
 }
 
 fn check_remote(s: &RemoteSkill, path: &KeyPath, sink: &mut Sink<'_>) {
@@ -56,6 +57,7 @@ fn check_remote(s: &RemoteSkill, path: &KeyPath, sink: &mut Sink<'_>) {
         sink.error(&path.field("endpoint"), p);
     }
     check_domains(s.allowed_domains.as_deref(), path, sink);
+    check_approval(s.require_approval.as_deref(), path, sink);
 }
 
 fn check_interactive(s: &InteractiveSkill, path: &KeyPath, sink: &mut Sink<'_>) {
@@ -97,6 +99,31 @@ pub(crate) fn input_schema_problem(raw: &str) -> Option<String> {
             "inputJsonSchema must describe an object (\"type\": \"object\"): tool arguments are always an object"
                 .to_string(),
         );
+    }
+    None
+}
+
+fn check_approval(patterns: Option<&[String]>, path: &KeyPath, sink: &mut Sink<'_>) {
+    for (i, p) in patterns.unwrap_or_default().iter().enumerate() {
+        if let Some(problem) = approval_pattern_problem(p) {
+            sink.error(&path.field("requireApproval").index(i), problem);
+        }
+    }
+}
+
+/// Why a `requireApproval` entry is unusable, or `None`.
+pub(crate) fn approval_pattern_problem(pattern: &str) -> Option<String> {
+    let stem = pattern.strip_suffix('*').unwrap_or(pattern);
+    if pattern.trim().is_empty() {
+        return Some(
+            "requireApproval entry is empty; name a tool (\"exec\") or a prefix (\"delete*\")"
+                .to_string(),
+        );
+    }
+    if stem.contains('*') {
+        return Some(format!(
+            "\"{pattern}\": '*' may only end a pattern (\"delete*\"); other wildcards are not supported"
+        ));
     }
     None
 }
@@ -169,6 +196,26 @@ mod tests {
         assert!(domain_pattern_problem("exa mple.com").is_some());
         assert!(domain_pattern_problem("*").is_some());
         assert!(domain_pattern_problem("a..b").is_some());
+    }
+
+    #[test]
+    fn approval_patterns() {
+        assert_eq!(approval_pattern_problem("exec"), None);
+        assert_eq!(approval_pattern_problem("delete*"), None);
+        // A lone `*` asks for approval of every tool of the skill.
+        assert_eq!(approval_pattern_problem("*"), None);
+        assert!(approval_pattern_problem("").unwrap().contains("empty"));
+        assert!(approval_pattern_problem("  ").unwrap().contains("empty"));
+        assert!(
+            approval_pattern_problem("*exec")
+                .unwrap()
+                .contains("only end")
+        );
+        assert!(
+            approval_pattern_problem("a**")
+                .unwrap()
+                .contains("only end")
+        );
     }
 
     #[test]
