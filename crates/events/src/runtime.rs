@@ -161,6 +161,18 @@ pub enum RuntimeEventPayload {
         /// Skill name.
         skill_name: String,
     },
+    /// Ours: a skill's live tools differ from `perstack.lock`; the live definitions apply
+    /// from the next generation on (run `perstack install` to refresh the lockfile).
+    SkillLockMismatch {
+        /// Skill name.
+        skill_name: String,
+        /// Tools the server has that the lockfile lacks.
+        added: Vec<String>,
+        /// Tools the lockfile has that the server lacks.
+        removed: Vec<String>,
+        /// Tools whose description or input schema changed.
+        changed: Vec<String>,
+    },
     /// The credential proxy allowed or blocked a request.
     ProxyAccess {
         /// What it did.
@@ -177,12 +189,13 @@ pub enum RuntimeEventPayload {
 
 impl RuntimeEventPayload {
     /// Every runtime event `type`.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 7] = [
         "initializeRuntime",
         "skillStarting",
         "skillConnected",
         "skillStderr",
         "skillDisconnected",
+        "skillLockMismatch",
         "proxyAccess",
     ];
 
@@ -194,6 +207,7 @@ impl RuntimeEventPayload {
             RuntimeEventPayload::SkillConnected { .. } => "skillConnected",
             RuntimeEventPayload::SkillStderr { .. } => "skillStderr",
             RuntimeEventPayload::SkillDisconnected { .. } => "skillDisconnected",
+            RuntimeEventPayload::SkillLockMismatch { .. } => "skillLockMismatch",
             RuntimeEventPayload::ProxyAccess { .. } => "proxyAccess",
         }
     }

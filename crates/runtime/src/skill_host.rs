@@ -7,7 +7,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use perstack_core::config::ExpertConfig;
 use perstack_core::{ToolCall, ToolResult};
-use perstack_events::{Event, RuntimeEvent};
+use perstack_events::{Event, RuntimeEvent, RuntimeEventPayload};
 use perstack_skills::host::{CallOutcome, HostOptions, SkillHost, ToolKind as HostToolKind};
 use perstack_skills::lockfile::Lockfile;
 use tokio::sync::{Mutex, RwLock};
@@ -67,6 +67,8 @@ impl SkillHostFactory {
 
 /// One Expert's started skills, as the loop sees them.
 pub struct SkillTools {
+    /// Where runtime events of this host go (lockfile mismatches).
+    events: Arc<dyn Fn(RuntimeEventPayload) + Send + Sync>,
     // Calls share the host (read lock) so a step's tool calls run concurrently.
     host: RwLock<Option<SkillHost>>,
     entries: RwLock<Vec<ToolEntry>>,
@@ -112,13 +114,17 @@ impl ToolHost for SkillTools {
                 if let Some(host) = guard.as_mut() {
                     match host.poll_ready().await {
                         Ok(report) => {
-                            for m in &report.mismatches {
+                            for m in report.mismatches {
                                 tracing::warn!(
-                                    "skill \"{}\": live tools differ from perstack.lock (added {:?}, removed {:?}); the live definitions apply; run `perstack install` to refresh the lockfile",
-                                    m.skill_name,
-                                    m.added,
-                                    m.removed
+                                    "skill \"{}\": live tools differ from perstack.lock; the live definitions apply; run `perstack install` to refresh it",
+                                    m.skill_name
                                 );
+                                (self.events)(RuntimeEventPayload::SkillLockMismatch {
+                                    skill_name: m.skill_name,
+                                    added: m.added,
+                                    removed: m.removed,
+                                    changed: m.changed,
+                                });
                             }
                             *self.entries.write().await = entries_of(host);
                         }
@@ -178,9 +184,13 @@ impl ToolHostFactory for SkillHostFactory {
             })?;
             let listener = Arc::clone(&request.listener);
             let (job_id, run_id) = (request.job_id.clone(), request.run_id.clone());
-            let sink = Arc::new(move |payload| {
+            let emit: Arc<dyn Fn(RuntimeEventPayload) + Send + Sync> = Arc::new(move |payload| {
                 listener.on_event(&Event::from(RuntimeEvent::new(&job_id, &run_id, payload)));
             });
+            let sink = {
+                let emit = Arc::clone(&emit);
+                Arc::new(move |payload| emit(payload))
+            };
             let locked = self
                 .locked
                 .as_ref()
@@ -191,6 +201,7 @@ impl ToolHostFactory for SkillHostFactory {
                     .await
                     .map_err(|e| ToolHostError::new(e.to_string()))?;
             let tools = Arc::new(SkillTools {
+                events: emit,
                 entries: RwLock::new(entries_of(&host)),
                 host: RwLock::new(Some(host)),
             });
