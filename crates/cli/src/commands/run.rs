@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use perstack_checkpoint::Storage;
 use perstack_core::config::{
-    LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, ReasoningLevel, load_config,
+    LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, load_config,
 };
 use perstack_core::env_file::EnvFiles;
 use perstack_core::{Checkpoint, CheckpointStatus};
@@ -66,7 +66,13 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let budget = args
         .reasoning_budget
         .as_deref()
-        .map(parse_reasoning_budget)
+        .map(|b| {
+            b.parse::<ReasoningBudget>().map_err(|_| {
+                format!(
+                    "invalid --reasoning-budget \"{b}\": use none, minimal, low, medium, high, or a token count"
+                )
+            })
+        })
         .transpose()?;
     if args.max_steps == Some(0) {
         return Err("--max-steps must be at least 1".into());
@@ -368,22 +374,4 @@ async fn watch_signals(stop: StopSignal) {
         stop.stop(name);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// `--reasoning-budget`: a level name or a token count.
-pub fn parse_reasoning_budget(s: &str) -> Result<ReasoningBudget, String> {
-    let level = match s {
-        "none" => Some(ReasoningLevel::None),
-        "minimal" => Some(ReasoningLevel::Minimal),
-        "low" => Some(ReasoningLevel::Low),
-        "medium" => Some(ReasoningLevel::Medium),
-        "high" => Some(ReasoningLevel::High),
-        _ => None,
-    };
-    if let Some(l) = level {
-        return Ok(ReasoningBudget::Level(l));
-    }
-    s.parse::<u32>().map(ReasoningBudget::Tokens).map_err(|_| {
-        format!("invalid --reasoning-budget \"{s}\": use none, minimal, low, medium, high, or a token count")
-    })
 }

@@ -90,6 +90,29 @@ impl Default for ReasoningBudget {
     }
 }
 
+impl std::str::FromStr for ReasoningBudget {
+    type Err = String;
+
+    /// `none`, `minimal`, `low`, `medium`, `high`, or a token count (as `--reasoning-budget`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let level = match s {
+            "none" => ReasoningLevel::None,
+            "minimal" => ReasoningLevel::Minimal,
+            "low" => ReasoningLevel::Low,
+            "medium" => ReasoningLevel::Medium,
+            "high" => ReasoningLevel::High,
+            _ => {
+                return s.parse::<u32>().map(ReasoningBudget::Tokens).map_err(|_| {
+                    format!(
+                        "invalid reasoning budget \"{s}\": use none, minimal, low, medium, high, or a token count"
+                    )
+                });
+            }
+        };
+        Ok(ReasoningBudget::Level(level))
+    }
+}
+
 /// Named reasoning levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -504,3 +527,20 @@ pub const BASE_SKILL_TOOLS: [&str; 16] = [
     "createDirectory",
     "deleteDirectory",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasoning_budget_parses_levels_and_token_counts() {
+        assert_eq!(
+            "high".parse(),
+            Ok(ReasoningBudget::Level(ReasoningLevel::High))
+        );
+        assert_eq!("0".parse(), Ok(ReasoningBudget::Tokens(0)));
+        assert_eq!("2048".parse(), Ok(ReasoningBudget::Tokens(2048)));
+        assert!("lots".parse::<ReasoningBudget>().is_err());
+        assert!("-1".parse::<ReasoningBudget>().is_err());
+    }
+}
