@@ -3,19 +3,13 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
 
-use crate::scripted_llm::{ScriptedLlm, Turn};
+use perstack_testkit::ScriptedLlm;
 
 pub fn run(root: &Path) -> Result<()> {
     let script_path = root.join("examples/demo/script.json");
-    let script: Vec<Turn> = serde_json::from_str(
-        &std::fs::read_to_string(&script_path)
-            .with_context(|| format!("reading {}", script_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", script_path.display()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(&cargo)
         .current_dir(root)
@@ -31,7 +25,8 @@ pub fn run(root: &Path) -> Result<()> {
     if !status.success() {
         bail!("building perstack failed");
     }
-    let llm = ScriptedLlm::start(script)?;
+    let llm = ScriptedLlm::from_file(&script_path)
+        .with_context(|| format!("starting the scripted LLM on {}", script_path.display()))?;
     let workspace = root.join("target/demo-workspace");
     let _ = std::fs::remove_dir_all(&workspace);
     std::fs::create_dir_all(&workspace)?;
@@ -61,7 +56,7 @@ pub fn run(root: &Path) -> Result<()> {
         .stdout(events_file)
         .status()
         .context("running perstack")?;
-    let served = llm.served.load(Ordering::SeqCst);
+    let served = llm.served();
     let hello = std::fs::read_to_string(workspace.join("hello.md")).unwrap_or_default();
     eprintln!(
         "\ndemo: perstack run exited with {status}; the scripted LLM answered {served} request(s)"

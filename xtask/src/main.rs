@@ -4,7 +4,6 @@ mod bench;
 mod demo;
 mod peers;
 mod schema;
-mod scripted_llm;
 mod test;
 
 use anyhow::Result;
