@@ -1,6 +1,8 @@
 //! `perstack run` end to end against the project's scripted LLM server: the demo Expert's
 //! conversation through the real binary, provider, skill host, runtime and storage.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::path::Path;
 use std::process::{Command, Output};
 
