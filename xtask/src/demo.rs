@@ -8,29 +8,37 @@ use anyhow::{Context, Result, bail};
 
 use perstack_testkit::ScriptedLlm;
 
-pub fn run(root: &Path) -> Result<()> {
+pub fn run(root: &Path, build: bool) -> Result<()> {
     let script_path = root.join("examples/demo/script.json");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(&cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "perstack-cli",
-            "--bin",
-            "perstack",
-        ])
-        .status()?;
-    if !status.success() {
-        bail!("building perstack failed");
+    let bin = root.join("target/debug/perstack");
+    if build {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(&cargo)
+            .current_dir(root)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "perstack-cli",
+                "--bin",
+                "perstack",
+            ])
+            .status()?;
+        if !status.success() {
+            bail!("building perstack failed");
+        }
+    }
+    if !bin.exists() {
+        bail!(
+            "{} is missing; run `cargo xtask demo` without --no-build",
+            bin.display()
+        );
     }
     let llm = ScriptedLlm::from_file(&script_path)
         .with_context(|| format!("starting the scripted LLM on {}", script_path.display()))?;
     let workspace = root.join("target/demo-workspace");
     let _ = std::fs::remove_dir_all(&workspace);
     std::fs::create_dir_all(&workspace)?;
-    let bin = root.join("target/debug/perstack");
     eprintln!(
         "demo: scripted LLM at {}, workspace {}",
         llm.base_url,

@@ -39,7 +39,11 @@ enum Task {
     /// Run the benchmarks and print every figure the project claims.
     Bench,
     /// Run the demo Expert end to end, offline, against the scripted LLM server.
-    Demo,
+    Demo {
+        /// Use target/debug/perstack as it is (CI: the binary the test stage built).
+        #[arg(long)]
+        no_build: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -53,7 +57,7 @@ fn main() -> Result<()> {
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
         Task::Bench => bench::run(&root),
-        Task::Demo => demo::run(&root),
+        Task::Demo { no_build } => demo::run(&root, !no_build),
     }
 }
 
