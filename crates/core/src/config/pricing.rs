@@ -4,8 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Prices of one model in USD per million tokens, merged over the built-in table
-/// ([`crate::pricing::PriceTable`]).
+/// Prices of one model in USD per million tokens, merged over the built-in price table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriceOverride {
