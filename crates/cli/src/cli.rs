@@ -125,9 +125,13 @@ pub struct LogArgs {
     /// Events to skip.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub offset: usize,
-    /// Counts by event type, steps and usage instead of the events.
+    /// Counts by event type, steps, usage and estimated cost (from the model's list price or
+    /// the config's [pricing] override) instead of the events.
     #[arg(long)]
     pub summary: bool,
+    /// perstack.toml whose [pricing] overrides the cost estimate uses [default: searched from the current folder upward; built-in prices without one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Verify the hash chain of each run's event log; exit 1 at the first broken link.
     #[arg(long)]
     pub verify: bool,
@@ -189,7 +193,9 @@ Exit codes:
   3    stopped for the application (interactive tool call or approval); resume with
        --continue-job and -i / --approve / --deny
   4    maximum steps reached
-  5    token, cost or wall-clock budget exhausted
+  5    token, cost or wall-clock budget exhausted (--max-total-tokens, --max-total-cost,
+       --max-duration); the stopRunByBudget event says which; continue the job with a
+       higher limit to go on
   130  interrupted (SIGINT); 143 terminated (SIGTERM) — both leave a resumable checkpoint
 
 Examples:
@@ -201,6 +207,19 @@ Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3
 the stopRunByApproval event lists the waiting calls; every one needs a decision):
   perstack run --continue-job JOB --approve c1 writer \"\"
   perstack run --continue-job JOB --deny c1 --reason \"not in production\" writer \"\"";
+
+/// `--max-total-cost`: a finite, non-negative number of US dollars.
+fn parse_usd(s: &str) -> Result<f64, String> {
+    let usd: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| "expected an amount in US dollars, e.g. 2.50".to_string())?;
+    if !usd.is_finite() || usd < 0.0 {
+        return Err("the cost budget must be a finite amount of US dollars, 0 or more".into());
+    }
+    Ok(usd)
+}
 
 /// `perstack run`: flags as Perstack's CLI has them.
 #[derive(Debug, Args)]
@@ -234,6 +253,16 @@ pub struct RunArgs {
     /// Stop with a resumable checkpoint (exit 5) once the job has used this many tokens.
     #[arg(long, value_name = "N")]
     pub max_total_tokens: Option<u64>,
+    /// Stop with a resumable checkpoint (exit 5) once the job's estimated cost reaches USD.
+    ///
+    /// Counted: the input (cached input at the cache-read price) and output (reasoning
+    /// included) tokens of every generation of the job, delegates and earlier runs of a
+    /// continued job included, at the model's price per million tokens. Prices: the built-in
+    /// list prices of Anthropic, OpenAI and Gemini models (they may be outdated), overridden by
+    /// [pricing."<model>"] input/output/cacheRead/cacheWrite in perstack.toml. A model without a
+    /// price is refused at start. Continue a stopped job with a higher limit to go on.
+    #[arg(long, value_name = "USD", value_parser = parse_usd, allow_negative_numbers = true)]
+    pub max_total_cost: Option<f64>,
     /// Stop with a resumable checkpoint (exit 5) after this many seconds of wall-clock time.
     #[arg(long, value_name = "SECONDS")]
     pub max_duration: Option<u64>,

@@ -125,6 +125,10 @@ fn run_help_lists_every_perstack_flag_and_exit_codes() {
         "requireApproval",
         "--workspace",
         "--verbose",
+        "--max-total-tokens <N>",
+        "--max-total-cost <USD>",
+        "[pricing.\"<model>\"]",
+        "--max-duration <SECONDS>",
         "Exit codes:",
         "143",
     ] {
@@ -190,6 +194,64 @@ fn run_checks_its_inputs_and_keeps_stdout_for_events() {
         assert_eq!(out.status.code(), Some(2), "{why}");
         assert_eq!(text(&out.stdout), "");
     }
+}
+
+#[test]
+fn max_total_cost_must_be_a_non_negative_amount() {
+    for (value, message) in [
+        ("-1", "must be a finite amount of US dollars, 0 or more"),
+        ("-0.01", "must be a finite amount of US dollars, 0 or more"),
+        ("inf", "must be a finite amount of US dollars, 0 or more"),
+        ("NaN", "must be a finite amount of US dollars, 0 or more"),
+        ("ten", "expected an amount in US dollars, e.g. 2.50"),
+        ("", "expected an amount in US dollars, e.g. 2.50"),
+    ] {
+        let out = perstack(
+            &[
+                "run",
+                "--config",
+                "examples/perstack.toml",
+                "--max-total-cost",
+                value,
+                "writer",
+                "hi",
+            ],
+            root(),
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert_eq!(text(&out.stdout), "");
+        assert!(
+            stderr.contains("--max-total-cost") && stderr.contains(message),
+            "{value}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn max_total_cost_with_an_unpriced_model_is_refused_before_running() {
+    let out = perstack(
+        &[
+            "run",
+            "--config",
+            "examples/perstack.toml",
+            "--model",
+            "mystery-model-7",
+            "--max-total-cost",
+            "$2.50",
+            "writer",
+            "hi",
+        ],
+        root(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        stderr.contains("no price is known for model \"mystery-model-7\"")
+            && stderr.contains("[pricing.\"mystery-model-7\"]"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use perstack_checkpoint::Storage;
 use perstack_core::{Job, JobStatus, ToolCall, Usage};
-use perstack_events::{RunEvent, RunEventMeta, RunEventPayload};
+use perstack_events::{RunEvent, RunEventMeta, RunEventPayload, RuntimeEvent, RuntimeEventPayload};
 
 fn perstack(args: &[&str], ws: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_perstack"))
@@ -208,4 +208,130 @@ fn empty_workspace_and_bad_filters_say_so() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid step filter"));
     let missing = perstack(&["log", "--job", "nope"], ws.path());
     assert_eq!(missing.status.code(), Some(2));
+}
+
+/// A job of `model` that used 1M input tokens (200k of them cached) and 100k output tokens.
+fn record_priced_job(ws: &Path, model: &str) {
+    let s = Storage::new(ws);
+    s.store_job(&Job {
+        id: "job2".into(),
+        status: JobStatus::Completed,
+        coordinator_expert_key: "writer".into(),
+        total_steps: 1,
+        max_steps: Some(100),
+        usage: Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            reasoning_tokens: 0,
+            total_tokens: 1_100_000,
+            cached_input_tokens: 200_000,
+        },
+        started_at: 1,
+        finished_at: Some(2),
+    })
+    .unwrap();
+    let mut log = s.open_event_log("job2", "run1").unwrap();
+    let init = RuntimeEvent::new(
+        "job2",
+        "run1",
+        RuntimeEventPayload::InitializeRuntime {
+            runtime_version: "0.1.0".into(),
+            runtime: None,
+            expert_name: "writer".into(),
+            experts: vec!["writer".into()],
+            model: model.into(),
+            max_steps: Some(100),
+            max_retries: 5,
+            timeout: 300_000,
+            query: Some("hi".into()),
+            interactive_tool_call: None,
+            git_revision: None,
+            expert_version: None,
+            config_hash: None,
+            lockfile_hash: None,
+            event_schema_version: None,
+        },
+    );
+    log.append(&init.into(), false).unwrap();
+}
+
+#[test]
+fn summary_shows_the_estimated_cost_at_the_models_price() {
+    let ws = tempfile::tempdir().unwrap();
+    record_priced_job(ws.path(), "claude-sonnet-4-5-20250929");
+    let plain = ws.path().join("plain.toml");
+    std::fs::write(&plain, "[experts.writer]\ninstruction = \"Write.\"\n").unwrap();
+    let plain = plain.to_str().unwrap();
+
+    // Built-in list price of claude-sonnet-4-5: 800k uncached input at $3, 200k cached at
+    // $0.30, 100k output at $15 per million tokens.
+    let text = out(&perstack(
+        &["log", "--summary", "--config", plain],
+        ws.path(),
+    ));
+    assert!(
+        text.contains("estimated cost: $3.9600 (claude-sonnet-4-5-20250929"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&out(&perstack(
+        &["log", "--summary", "--json", "--config", plain],
+        ws.path(),
+    )))
+    .unwrap();
+    assert_eq!(json["model"], "claude-sonnet-4-5-20250929");
+    let usd = json["estimatedCostUsd"].as_f64().unwrap();
+    assert!((usd - 3.96).abs() < 1e-9, "{usd}");
+
+    // A [pricing] override in the config replaces the list price.
+    let priced = ws.path().join("priced.toml");
+    std::fs::write(
+        &priced,
+        "[pricing.\"claude-sonnet-4-5\"]\ninput = 1.0\noutput = 10.0\ncacheRead = 0.5\n\
+         [experts.writer]\ninstruction = \"Write.\"\n",
+    )
+    .unwrap();
+    let text = out(&perstack(
+        &["log", "--summary", "--config", priced.to_str().unwrap()],
+        ws.path(),
+    ));
+    assert!(text.contains("estimated cost: $1.9000"), "{text}");
+}
+
+#[test]
+fn summary_says_when_the_models_price_is_unknown() {
+    let ws = tempfile::tempdir().unwrap();
+    record_priced_job(ws.path(), "mystery-model");
+    let plain = ws.path().join("plain.toml");
+    std::fs::write(&plain, "[experts.writer]\ninstruction = \"Write.\"\n").unwrap();
+    let o = perstack(
+        &["log", "--summary", "--config", plain.to_str().unwrap()],
+        ws.path(),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        out(&o).contains(
+            "estimated cost: unknown (no price for model \"mystery-model\"; add [pricing.\"mystery-model\"] to perstack.toml)"
+        ),
+        "{}",
+        out(&o)
+    );
+    let json: serde_json::Value = serde_json::from_str(&out(&perstack(
+        &[
+            "log",
+            "--summary",
+            "--json",
+            "--config",
+            plain.to_str().unwrap(),
+        ],
+        ws.path(),
+    )))
+    .unwrap();
+    assert_eq!(json["estimatedCostUsd"], serde_json::Value::Null);
+
+    // An explicit config that does not load is an error, not a silent fallback.
+    let o = perstack(
+        &["log", "--summary", "--config", "/no/such/perstack.toml"],
+        ws.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -13,6 +13,7 @@ pub mod expert_key;
 pub mod id;
 pub mod job;
 pub mod message;
+pub mod pricing;
 pub mod secrets;
 pub mod step;
 pub mod tool;
@@ -28,6 +29,7 @@ pub use message::{
     BinaryPart, ExpertPart, FileInlinePart, ImageInlinePart, InstructionPart, Message, MessagePart,
     TextPart, ThinkingPart, ToolCallPart, ToolResultContent, ToolResultPart, UrlPart, UserPart,
 };
+pub use pricing::{ModelPrice, PriceTable, TokenCounts};
 pub use step::Step;
 pub use tool::{ToolCall, ToolDefinition, ToolResult};
 pub use usage::Usage;

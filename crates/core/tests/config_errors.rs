@@ -523,6 +523,57 @@ instrution = "Write."
 
 case!(empty_file, "");
 
+case!(
+    pricing_negative_and_wrong_type,
+    r#"
+[pricing."my-model"]
+input = -1.5
+output = "ten"
+cacheRead = -0.1
+
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
+    pricing_unknown_key_and_missing_output,
+    r#"
+[pricing."my-model"]
+input = 1.0
+cache_write = 2.0
+
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
+    pricing_not_a_number,
+    r#"
+[pricing."my-model"]
+input = nan
+output = inf
+
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
+    pricing_valid_override,
+    r#"
+[pricing."claude-sonnet-4-5"]
+input = 3
+output = 15.0
+cacheRead = 0.3
+cacheWrite = 3.75
+
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
 #[test]
 fn instruction_longer_than_perstack_accepts_warns() {
     let long = "x".repeat(20 * 1024 + 1);

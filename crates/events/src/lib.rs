@@ -16,7 +16,7 @@ pub mod schema;
 pub use error::EventsError;
 pub use event::Event;
 pub use jsonl::{JsonlReader, JsonlWriter, ReadItem};
-pub use run::{RunEvent, RunEventMeta, RunEventPayload};
+pub use run::{BudgetExceeded, RunEvent, RunEventMeta, RunEventPayload};
 pub use runtime::{
     InteractiveToolCallInfo, ProxyAction, RuntimeEvent, RuntimeEventPayload, ServerInfo,
 };

@@ -4,6 +4,33 @@ use perstack_core::{Checkpoint, CheckpointError, Message, Step, ToolCall, ToolRe
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The budget that stopped a run (`stopRunByBudget.budget`), tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum BudgetExceeded {
+    /// `maxTotalTokens`: tokens used by the job, delegates included.
+    Tokens {
+        /// The limit, in tokens.
+        limit: u64,
+        /// Tokens used when the run stopped.
+        used: u64,
+    },
+    /// `maxTotalCost`: the job's estimated cost from the model's price, delegates included.
+    Cost {
+        /// The limit, in USD.
+        limit: f64,
+        /// Estimated USD spent when the run stopped.
+        used: f64,
+        /// The model whose price was applied.
+        model: String,
+    },
+    /// `maxDuration`: wall-clock time of the execution.
+    Duration {
+        /// The limit, in milliseconds; the execution ran this long.
+        limit: u64,
+    },
+}
+
 /// Who emitted a run event and when in the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEventMeta {
@@ -208,8 +235,11 @@ pub enum RunEventPayload {
         checkpoint: Checkpoint,
         /// The step.
         step: Step,
-        /// Which limit, in words (e.g. "maxTotalTokens 100000 reached: 100512").
+        /// Which limit, in words (e.g. "maxTotalTokens 100000 reached: 100512 tokens used").
         reason: String,
+        /// Which budget ran out, with its figures (absent in logs written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<BudgetExceeded>,
     },
     /// Ours: the process was asked to stop.
     StopRunBySignal {

@@ -20,6 +20,13 @@ pub enum RuntimeError {
     /// (disk space, permissions); the last stored checkpoint remains loadable.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A cost budget is set but the model has no known price: add one to the config.
+    #[error(
+        "no price is known for model \"{0}\", so the cost budget (--max-total-cost) cannot be \
+         enforced; add [pricing.\"{0}\"] with input and output in USD per million tokens to \
+         perstack.toml, or run without a cost budget"
+    )]
+    UnknownModelPrice(String),
     /// The Expert's tools could not be started.
     #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
     Tools {

@@ -89,6 +89,8 @@ impl Runtime {
         if !setting.experts.contains_key(&setting.expert_key) {
             return Err(RuntimeError::UnknownExpert(setting.expert_key.clone()));
         }
+        // A budget that cannot be enforced is refused before anything runs.
+        setting.cost_budget_price()?;
         let storage = self.storage.as_deref();
         let existing = match storage {
             Some(s) if s.layout().job_file(&setting.job_id)?.exists() => {

@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use perstack_core::config::{ExpertConfig, PerstackConfig, ReasoningBudget};
-use perstack_core::{Checkpoint, id::new_id};
+use perstack_core::{Checkpoint, ModelPrice, PriceTable, id::new_id};
 use serde::{Deserialize, Serialize};
 
 use crate::approval::{Decision, ToolCallDecision};
+use crate::error::RuntimeError;
 
 /// The application's answer to an interactive tool call (`-i`), Perstack's
 /// `interactiveToolCallResult`.
@@ -112,6 +113,10 @@ pub struct RunSetting {
     pub retry_backoff: Duration,
     /// Token budget of the whole job (`--max-total-tokens`).
     pub max_total_tokens: Option<u64>,
+    /// Cost budget of the whole job in USD (`--max-total-cost`), estimated with `prices`.
+    pub max_total_cost: Option<f64>,
+    /// Model prices for the cost budget: the built-in table with the config's overrides.
+    pub prices: PriceTable,
     /// Wall-clock limit of one execution (delegates included).
     pub max_duration: Option<Duration>,
     /// The input.
@@ -145,11 +150,30 @@ impl RunSetting {
             timeout: Duration::from_millis(config.timeout_ms()),
             retry_backoff: Duration::from_millis(500),
             max_total_tokens: None,
+            max_total_cost: None,
+            prices: PriceTable::from_config(config),
             max_duration: None,
             input,
             checkpoint: None,
             started_at: perstack_core::now_ms(),
             trace: TraceInfo::default(),
+        }
+    }
+
+    /// The price the cost budget applies: `Ok(None)` without a cost budget; an error when
+    /// the budget is not a non-negative number or the model has no price.
+    pub fn cost_budget_price(&self) -> Result<Option<ModelPrice>, RuntimeError> {
+        let Some(limit) = self.max_total_cost else {
+            return Ok(None);
+        };
+        if !(limit.is_finite() && limit >= 0.0) {
+            return Err(RuntimeError::InvalidInput(format!(
+                "the cost budget must be a non-negative number of USD, got {limit}"
+            )));
+        }
+        match self.prices.get(&self.model) {
+            Some(price) => Ok(Some(*price)),
+            None => Err(RuntimeError::UnknownModelPrice(self.model.clone())),
         }
     }
 

@@ -8,6 +8,7 @@ use perstack_checkpoint::query::{EventQuery, FilterExpr, StepFilter};
 use perstack_checkpoint::{Storage, verify_event_log};
 use perstack_events::{Event, RunEventPayload};
 
+use super::log_cost::{self, JobCost};
 use crate::cli::LogArgs;
 use crate::exit;
 
@@ -70,9 +71,23 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     for r in &runs {
         events.extend(storage.read_events(&job.id, r).map_err(|e| e.to_string())?);
     }
+    let cost = if args.summary {
+        let prices = log_cost::prices(args.config.as_deref())?;
+        let mut all = Vec::new();
+        for r in storage.list_runs(&job.id).map_err(|e| e.to_string())? {
+            all.extend(
+                storage
+                    .read_events(&job.id, &r)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Some(JobCost::of(&job, &all, &prices))
+    } else {
+        None
+    };
     let events = query.apply(events).map_err(|e| e.to_string())?;
-    let text = if args.summary {
-        summary(&job, &events, args.json)
+    let text = if let Some(cost) = cost {
+        summary(&job, &events, &cost, args.json)
     } else if args.json {
         let value = serde_json::json!({
             "job": job,
@@ -141,7 +156,7 @@ fn verify(storage: &Storage, job_id: &str, runs: &[String]) -> Result<u8, String
     Ok(code)
 }
 
-fn summary(job: &perstack_core::Job, events: &[Event], json: bool) -> String {
+fn summary(job: &perstack_core::Job, events: &[Event], cost: &JobCost, json: bool) -> String {
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     for e in events {
         *by_type.entry(e.type_name()).or_default() += 1;
@@ -152,6 +167,11 @@ fn summary(job: &perstack_core::Job, events: &[Event], json: bool) -> String {
             "status": job.status,
             "totalSteps": job.total_steps,
             "usage": job.usage,
+            "model": match cost {
+                JobCost::Estimated { model, .. } | JobCost::UnknownPrice(model) => Some(model),
+                JobCost::SeveralModels(_) | JobCost::UnknownModel => None,
+            },
+            "estimatedCostUsd": cost.usd(),
             "events": events.len(),
             "byType": by_type,
         });
@@ -166,6 +186,7 @@ fn summary(job: &perstack_core::Job, events: &[Event], json: bool) -> String {
         job.usage.output_tokens,
         events.len()
     );
+    s.push_str(&format!("  {}\n", cost.line()));
     for (t, n) in by_type {
         s.push_str(&format!("  {t:<28} {n}\n"));
     }

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod install;
 pub mod log;
+mod log_cost;
 pub mod run;
 pub mod schema;
 pub mod skill;

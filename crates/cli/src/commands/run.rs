@@ -11,7 +11,7 @@ use perstack_core::config::{
     LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, load_config,
 };
 use perstack_core::env_file::EnvFiles;
-use perstack_core::{Checkpoint, CheckpointStatus};
+use perstack_core::{Checkpoint, CheckpointStatus, PriceTable};
 use perstack_events::{Event, JsonlWriter};
 use perstack_providers::HttpProvider;
 use perstack_runtime::{
@@ -77,6 +77,22 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     if args.max_steps == Some(0) {
         return Err("--max-steps must be at least 1".into());
     }
+    let model = args
+        .model
+        .clone()
+        .or_else(|| loaded.config.model.clone())
+        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
+    if let Some(usd) = args.max_total_cost {
+        let prices = PriceTable::from_config(&loaded.config);
+        if prices.get(&model).is_none() {
+            return Err(format!(
+                "--max-total-cost {usd}: no price is known for model \"{model}\"; add \
+                 [pricing.\"{model}\"] with input and output (USD per million tokens) to {}, \
+                 or run without a cost budget",
+                path.display()
+            ));
+        }
+    }
     let workspace = workspace(args.workspace.as_deref())?;
     let env_paths: Vec<String> = if args.env_path.is_empty() {
         loaded.config.env_paths()
@@ -113,11 +129,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     let provider = HttpProvider::from_config(&config, &|name: &str| env.get(name).cloned())
         .map_err(|e| e.to_string())?;
-    let model = args
-        .model
-        .clone()
-        .or_else(|| config.model.clone())
-        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
     let storage = Arc::new(Storage::new(&workspace));
     let (checkpoint, job_id) = continuation(args, &storage)?;
     let input = input(args, checkpoint.as_ref())?;
@@ -130,6 +141,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         setting.max_steps = Some(n);
     }
     setting.max_total_tokens = args.max_total_tokens;
+    setting.max_total_cost = args.max_total_cost;
     if let Some(secs) = args.max_duration {
         setting.max_duration = Some(Duration::from_secs(secs));
     }

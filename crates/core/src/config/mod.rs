@@ -4,6 +4,7 @@ mod checks;
 mod diagnostic;
 mod load;
 mod model;
+mod pricing;
 mod schema_check;
 mod source;
 
@@ -13,6 +14,7 @@ mod roundtrip_tests;
 pub use diagnostic::{Diagnostic, Diagnostics, KeyPath, Seg, Severity, did_you_mean};
 pub use load::{CONFIG_FILE_NAME, LoadedConfig, find_config, load_config, parse_config};
 pub use model::*;
+pub use pricing::PriceOverride;
 
 /// The JSON Schema of `perstack.toml` (as JSON), generated from the typed model.
 pub fn config_json_schema() -> serde_json::Value {

@@ -53,6 +53,10 @@ pub struct PerstackConfig {
     /// built-in base skill is always used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perstack_base_skill_command: Option<Vec<String>>,
+    /// Ours: model prices in USD per million tokens, by model id, merged over the built-in
+    /// table (cost estimates, `--max-total-cost`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub pricing: IndexMap<String, super::PriceOverride>,
     /// The Experts, by key.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub experts: IndexMap<String, ExpertConfig>,

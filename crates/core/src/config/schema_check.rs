@@ -32,7 +32,8 @@ struct Checker<'a> {
 
 fn toml_type(v: &Value) -> &'static str {
     match v {
-        Value::Null => "nothing",
+        // TOML has no null: the source converter maps `nan` and `inf` to it.
+        Value::Null => "non-finite float (nan or inf)",
         Value::Bool(_) => "boolean",
         Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
         Value::Number(_) => "float",

@@ -3,7 +3,7 @@
 use perstack_core::{CheckpointStatus, ToolCall, ToolResult, id::new_id};
 use perstack_events::RunEventPayload;
 
-use super::{Machine, State, Transition};
+use super::{Machine, State, Transition, budget};
 use crate::emitter::finished;
 
 pub(super) fn finishing_step(m: &mut Machine) -> Transition {
@@ -17,17 +17,13 @@ pub(super) fn finishing_step(m: &mut Machine) -> Transition {
         };
         return (payload, State::Stopped);
     }
-    if let Some(max) = m.setting.max_total_tokens
-        && cp.usage.total_tokens >= max
-    {
+    if let Some((reason, budget)) = budget::exceeded(&m.setting, &cp.usage) {
         cp.status = CheckpointStatus::StoppedByBudget;
         let payload = RunEventPayload::StopRunByBudget {
             checkpoint: cp.clone(),
             step: m.step.clone(),
-            reason: format!(
-                "maxTotalTokens {max} reached: {} tokens used",
-                cp.usage.total_tokens
-            ),
+            reason,
+            budget: Some(budget),
         };
         return (payload, State::Stopped);
     }

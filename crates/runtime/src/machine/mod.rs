@@ -20,6 +20,7 @@
 //!   GeneratingToolCall | CallingTool | GeneratingRunResult ─stopRunBySignal→ Stopped
 //! ```
 
+mod budget;
 mod calling;
 mod finish;
 mod generate;

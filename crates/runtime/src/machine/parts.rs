@@ -5,7 +5,7 @@ use perstack_core::{
     CheckpointError, ExpertPart, Message, MessagePart, TextPart, ToolCall, ToolResult,
     ToolResultContent, ToolResultPart, Usage, id::new_id,
 };
-use perstack_events::RunEventPayload;
+use perstack_events::{BudgetExceeded, RunEventPayload};
 use perstack_providers::ProviderError;
 use serde_json::Value;
 
@@ -205,6 +205,9 @@ pub(super) fn stop_by_signal(
                 checkpoint: cp.clone(),
                 step: m.step.clone(),
                 reason: format!("maxDuration {} ms reached", limit.as_millis()),
+                budget: Some(BudgetExceeded::Duration {
+                    limit: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                }),
             }
         }
     };
