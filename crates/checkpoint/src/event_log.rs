@@ -94,7 +94,11 @@ impl EventLog {
     }
 
     /// Appends an already encoded format-2 event; returns the bytes written.
-    pub(crate) fn append_value(&mut self, event: Value, durable: bool) -> Result<u64, StorageError> {
+    pub(crate) fn append_value(
+        &mut self,
+        event: Value,
+        durable: bool,
+    ) -> Result<u64, StorageError> {
         let line = ChainLine {
             seq: self.seq + 1,
             prev: self.last_hash.clone(),

@@ -20,6 +20,10 @@ pub enum RuntimeError {
     /// (disk space, permissions); the last stored checkpoint remains loadable.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Storage work was cancelled because the async runtime is shutting down; the last
+    /// stored checkpoint remains loadable.
+    #[error("storage work cancelled: the async runtime is shutting down")]
+    StorageCancelled,
     /// The Expert's tools could not be started.
     #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
     Tools {

@@ -68,7 +68,11 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     };
     let mut events = Vec::new();
     for r in &runs {
-        events.extend(storage.read_events(&job.id, r).map_err(|e| e.to_string())?);
+        events.extend(
+            storage
+                .read_run_events(&job.id, r)
+                .map_err(|e| e.to_string())?,
+        );
     }
     let events = query.apply(events).map_err(|e| e.to_string())?;
     let text = if args.summary {

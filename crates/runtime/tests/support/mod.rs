@@ -177,7 +177,7 @@ impl Harness {
                 .unwrap();
             let report = perstack_checkpoint::verify_event_log(&path).unwrap();
             assert_eq!(report.first_break, None, "event log of run {run} verifies");
-            let stored = self.storage.read_events(&outcome.job.id, &run).unwrap();
+            let stored = self.storage.read_run_events(&outcome.job.id, &run).unwrap();
             let emitted: Vec<Event> = events
                 .iter()
                 .filter(|e| e.run_id() == run)
