@@ -274,14 +274,14 @@ fn a_truncated_message_log_is_reported_at_the_first_line_needing_the_cut_message
     // The first event whose conversation is longer than 4 messages references line 5+.
     let expected = emitted
         .iter()
-        .position(|e| match e {
-            Event::Run(r) => match &r.payload {
-                RunEventPayload::ContinueToNextStep { checkpoint, .. } => {
-                    checkpoint.messages.len() > 4
-                }
-                _ => false,
-            },
-            _ => false,
+        .position(|e| {
+            if let Event::Run(r) = e
+                && let RunEventPayload::ContinueToNextStep { checkpoint, .. } = &r.payload
+            {
+                checkpoint.messages.len() > 4
+            } else {
+                false
+            }
         })
         .unwrap() as u64
         + 1;

@@ -201,23 +201,18 @@ fn assert_compact(path: &std::path::Path, emitted: &[Event]) {
         let stored: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(stored["v"], 2, "stored-line format");
         let Event::Run(run) = event else { continue };
-        let conversations = match &run.payload {
-            P::StartRun {
-                initial_checkpoint, ..
-            } => vec![("/initialCheckpoint/messages", initial_checkpoint)],
-            P::ContinueToNextStep {
-                checkpoint,
-                next_checkpoint,
-                ..
-            } => vec![
-                ("/checkpoint/messages", checkpoint),
-                ("/nextCheckpoint/messages", next_checkpoint),
-            ],
-            other => other
-                .checkpoint()
-                .map(|cp| vec![("/checkpoint/messages", cp)])
-                .unwrap_or_default(),
-        };
+        let mut conversations = Vec::new();
+        if let P::ContinueToNextStep { checkpoint, .. } = &run.payload {
+            conversations.push(("/checkpoint/messages", checkpoint));
+        }
+        if let Some(cp) = run.payload.checkpoint() {
+            let pointer = match run.payload.type_name() {
+                "startRun" => "/initialCheckpoint/messages",
+                "continueToNextStep" => "/nextCheckpoint/messages",
+                _ => "/checkpoint/messages",
+            };
+            conversations.push((pointer, cp));
+        }
         for (pointer, cp) in conversations {
             if cp.messages.is_empty() {
                 continue;
