@@ -1,5 +1,9 @@
 //! Hash-chained, append-only event log: each line carries the SHA-256 of the line before it,
 //! so a removed, reordered or altered line breaks the chain at a line `verify` can name.
+//!
+//! A line is `{"seq":n,"prev":"<sha256 of line n-1>","v":2,"event":{...}}`; `v` is the
+//! stored-line format (absent: format 1, the event stored whole). Format 2 may replace a
+//! conversation by a reference to a prefix of a message log (see [`crate::compact`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -7,24 +11,33 @@ use std::path::{Path, PathBuf};
 
 use perstack_events::Event;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
 use crate::atomic::open_append;
-use crate::message_log::hex;
+use crate::compact::{self, FORMAT};
+use crate::message_log::{LogCache, hex};
 
 /// The `prev` of the first line.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One stored line: sequence number, hash of the previous line, the event.
+fn format_one() -> u32 {
+    1
+}
+
+/// One stored line: sequence number, hash of the previous line, format, the stored event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChainLine {
+pub(crate) struct ChainLine {
     /// 1-based position in the log.
     pub seq: u64,
     /// Lowercase hex SHA-256 of the previous line's bytes (without its newline).
     pub prev: String,
-    /// The event.
-    pub event: Event,
+    /// Stored-line format.
+    #[serde(default = "format_one")]
+    pub v: u32,
+    /// The event, compact in format 2.
+    pub event: Value,
 }
 
 /// An open event log, positioned at its end.
@@ -37,11 +50,11 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Opens (or creates) the log at `path`, verifying what is there so appends continue the
-    /// chain. A torn last line (crash mid-write) is cut off before appending.
+    /// Opens (or creates) the log at `path`, verifying its chain so appends continue it. A torn
+    /// last line (crash mid-write) is cut off before appending.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let (seq, last_hash, valid_len) = if path.exists() {
-            let report = verify_event_log(path)?;
+            let report = scan(path, None)?;
             if let Some((line, reason)) = &report.first_break {
                 return Err(StorageError::Corrupt {
                     path: path.to_path_buf(),
@@ -69,13 +82,28 @@ impl EventLog {
         })
     }
 
-    /// Appends one event as one chained line. `durable` fsyncs (use it for events that carry
-    /// a checkpoint or end a run).
+    /// Appends one event whole (no message references) as one chained line. `durable` fsyncs
+    /// (use it for events that carry a checkpoint or end a run). The runtime goes through
+    /// [`crate::Storage::append_event`], which stores conversations as references.
     pub fn append(&mut self, event: &Event, durable: bool) -> Result<(), StorageError> {
+        let value = serde_json::to_value(event).map_err(|source| StorageError::Serialize {
+            what: "event",
+            source,
+        })?;
+        self.append_value(value, durable).map(|_| ())
+    }
+
+    /// Appends an already encoded format-2 event; returns the bytes written.
+    pub(crate) fn append_value(
+        &mut self,
+        event: Value,
+        durable: bool,
+    ) -> Result<u64, StorageError> {
         let line = ChainLine {
             seq: self.seq + 1,
             prev: self.last_hash.clone(),
-            event: event.clone(),
+            v: FORMAT,
+            event,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|source| StorageError::Serialize {
             what: "event",
@@ -93,7 +121,7 @@ impl EventLog {
         }
         self.seq += 1;
         self.last_hash = hash;
-        Ok(())
+        Ok(bytes.len() as u64)
     }
 
     /// Lines written so far.
@@ -112,7 +140,7 @@ impl EventLog {
 pub struct VerifyReport {
     /// Lines that verified.
     pub lines: u64,
-    /// The first broken link: 1-based line and what is wrong.
+    /// The first broken link or dangling message reference: 1-based line and what is wrong.
     pub first_break: Option<(u64, String)>,
     /// A torn last line (no newline, unparsable): a crash mid-write, not tampering.
     pub torn_tail: bool,
@@ -122,8 +150,24 @@ pub struct VerifyReport {
     pub valid_bytes: u64,
 }
 
-/// Verifies the chain of the log at `path`.
+/// The job folder of `perstack/jobs/<job>/runs/<run>/events.jsonl`.
+fn job_dir_of(events_path: &Path) -> PathBuf {
+    events_path
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Verifies the log at `path`: the hash chain, and that every message reference resolves to
+/// message-log lines that exist and still hash as recorded.
 pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
+    let mut cache = LogCache::new(job_dir_of(path));
+    scan(path, Some(&mut cache))
+}
+
+/// Checks the chain, and the references too when given a cache.
+fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
     let mut reader = BufReader::new(file);
     let mut report = VerifyReport {
@@ -146,7 +190,7 @@ pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
         let complete = buf.last() == Some(&b'\n');
         let body = if complete { &buf[..n - 1] } else { &buf[..] };
         let parsed: Result<ChainLine, _> = serde_json::from_slice(body);
-        let problem = match &parsed {
+        let problem = match parsed {
             Err(_) if !complete => {
                 report.torn_tail = true;
                 return Ok(report);
@@ -158,7 +202,15 @@ pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
                     .to_string(),
             ),
             Ok(_) if !complete => Some("last line has no newline".to_string()),
-            Ok(_) => None,
+            Ok(l) if l.v != 1 && l.v != FORMAT => {
+                Some(format!("unknown stored-line format {} (written by a newer perstack?)", l.v))
+            }
+            Ok(l) => match refs.as_deref_mut() {
+                Some(cache) => compact::check_refs(l.event, cache)
+                    .err()
+                    .map(|r| format!("dangling message reference: {r}")),
+                None => None,
+            },
         };
         if let Some(p) = problem {
             report.first_break = Some((line_no, p));
@@ -170,16 +222,26 @@ pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
     }
 }
 
-/// Reads every event of a verified log (stops at the first broken link or torn tail).
+/// Reads every event of a log as it was emitted, expanding message references (stops at a
+/// torn or unparsable line; a reference that does not resolve is an error naming the line).
 pub(crate) fn read_events(path: &Path) -> Result<Vec<Event>, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+    let mut cache = LogCache::new(job_dir_of(path));
     let mut out = Vec::new();
-    for line in BufReader::new(file).lines() {
+    for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| StorageError::io("reading", path, e))?;
-        match serde_json::from_str::<ChainLine>(&line) {
-            Ok(l) => out.push(l.event),
-            Err(_) => break,
-        }
+        let Ok(l) = serde_json::from_str::<ChainLine>(&line) else {
+            break;
+        };
+        let event =
+            compact::decode(l.event, l.v, &mut cache).map_err(|reason| StorageError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "line {}: {reason}; run `perstack log --verify` for the whole log",
+                    i + 1
+                ),
+            })?;
+        out.push(event);
     }
     Ok(out)
 }

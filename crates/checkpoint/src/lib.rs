@@ -13,17 +13,22 @@
 //! at any instant leaves the last checkpoint loadable. A checkpoint file does not repeat the
 //! conversation: it references a prefix of its run's message log (with a SHA-256 of that
 //! prefix), so the bytes written per step track the new content of the step, not the length
-//! of the history. See `docs/storage.md`.
+//! of the history. The event log does the same for the conversations events carry
+//! ([`Storage::append_event`]) and expands them on read ([`Storage::read_run_events`],
+//! [`Storage::read_job_events`]). See `docs/storage.md`.
 
 mod atomic;
+mod compact;
 mod error;
 mod event_log;
 mod layout;
 mod message_log;
 pub mod query;
 mod store;
+mod store_events;
 
 pub use error::StorageError;
-pub use event_log::{ChainLine, EventLog, VerifyReport, verify_event_log};
+pub use event_log::{EventLog, VerifyReport, verify_event_log};
 pub use layout::Layout;
 pub use store::{CheckpointSummary, Storage, StoreStats};
+pub use store_events::Appended;

@@ -1,6 +1,8 @@
-//! The append-only conversation log of one run. Checkpoints reference a prefix of it instead of
-//! repeating every message, which keeps storage linear in the length of a run.
+//! The append-only conversation log of one run. Checkpoints and stored events reference a
+//! prefix of it instead of repeating every message, which keeps storage linear in the length
+//! of a run.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -18,11 +20,14 @@ pub(crate) struct MessageLog {
     pub rel: String,
     path: PathBuf,
     file: File,
-    ids: Vec<String>,
+    /// The messages on disk, in order (compared whole, so a reference is exact).
+    messages: Vec<Message>,
+    /// `digests[k]`: SHA-256 of the first k lines, so any prefix can be referenced.
+    digests: Vec<[u8; 32]>,
     hasher: Sha256,
 }
 
-/// What a checkpoint file records about its messages.
+/// What a checkpoint file or stored event records about a prefix of a message log.
 pub(crate) struct MessageRef {
     pub rel: String,
     pub count: usize,
@@ -38,60 +43,76 @@ impl MessageLog {
             let path = job_dir.join(&rel);
             if !path.exists() {
                 let file = open_append(&path)?;
+                let hasher = Sha256::new();
                 return Ok(MessageLog {
                     rel,
                     path,
                     file,
-                    ids: Vec::new(),
-                    hasher: Sha256::new(),
+                    messages: Vec::new(),
+                    digests: vec![hasher.clone().finalize().into()],
+                    hasher,
                 });
             }
             generation += 1;
         }
     }
 
-    /// True when the persisted messages are a prefix of `messages` (by id), so only the tail
-    /// needs appending.
+    /// How many leading messages of `messages` equal the log's first lines.
+    pub fn common_prefix(&self, messages: &[Message]) -> usize {
+        self.messages
+            .iter()
+            .zip(messages)
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
+    /// True when the persisted messages are a prefix of `messages`, so only the tail needs
+    /// appending.
     pub fn extends(&self, messages: &[Message]) -> bool {
-        self.ids.len() <= messages.len()
-            && self
-                .ids
-                .iter()
-                .zip(messages)
-                .all(|(id, m)| id.as_str() == m.id())
+        self.common_prefix(messages) == self.messages.len()
+    }
+
+    /// The reference to the first `count` lines (`count` at most the lines on disk).
+    pub fn prefix_ref(&self, count: usize) -> MessageRef {
+        let digest = self.digests.get(count).copied().unwrap_or_default();
+        MessageRef {
+            rel: self.rel.clone(),
+            count,
+            sha256: hex(&digest),
+        }
     }
 
     /// Appends the messages not yet on disk, fsyncs, and returns the reference for a
     /// checkpoint plus the bytes written. The caller checked [`MessageLog::extends`].
     pub fn append_tail(&mut self, messages: &[Message]) -> Result<(MessageRef, u64), StorageError> {
-        let tail = messages.get(self.ids.len()..).unwrap_or_default();
+        let tail = messages.get(self.messages.len()..).unwrap_or_default();
         let mut buf = Vec::new();
+        let mut line_ends = Vec::with_capacity(tail.len());
         for m in tail {
             serde_json::to_writer(&mut buf, m).map_err(|source| StorageError::Serialize {
                 what: "message",
                 source,
             })?;
             buf.push(b'\n');
+            line_ends.push(buf.len());
         }
         if !buf.is_empty() {
             self.file
                 .write_all(&buf)
                 .map_err(|e| StorageError::io("appending to", &self.path, e))?;
-            // Durable before any checkpoint that references these lines is written.
+            // Durable before any checkpoint or event that references these lines is written.
             self.file
                 .sync_data()
                 .map_err(|e| StorageError::io("syncing", &self.path, e))?;
-            self.hasher.update(&buf);
-            self.ids.extend(tail.iter().map(|m| m.id().to_string()));
+            let mut start = 0;
+            for end in line_ends {
+                self.hasher.update(buf.get(start..end).unwrap_or_default());
+                self.digests.push(self.hasher.clone().finalize().into());
+                start = end;
+            }
+            self.messages.extend_from_slice(tail);
         }
-        Ok((
-            MessageRef {
-                rel: self.rel.clone(),
-                count: self.ids.len(),
-                sha256: hex(&self.hasher.clone().finalize()),
-            },
-            buf.len() as u64,
-        ))
+        Ok((self.prefix_ref(self.messages.len()), buf.len() as u64))
     }
 }
 
@@ -101,37 +122,121 @@ pub(crate) fn read_prefix(
     count: usize,
     sha256: &str,
 ) -> Result<Vec<Message>, StorageError> {
-    let corrupt = |reason: String| StorageError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
-    let mut reader = BufReader::new(file);
-    let mut hasher = Sha256::new();
-    let mut out = Vec::with_capacity(count);
-    let mut line = Vec::new();
-    for i in 0..count {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| StorageError::io("reading", path, e))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            return Err(corrupt(format!(
-                "has {i} complete messages, the checkpoint needs {count}"
-            )));
+    let loaded = LoadedLog::read(path)?;
+    loaded
+        .prefix(count, sha256)
+        .map(<[Message]>::to_vec)
+        .map_err(|reason| StorageError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        })
+}
+
+/// A message log read from disk: its complete, parsable lines and their prefix digests.
+#[derive(Debug)]
+pub(crate) struct LoadedLog {
+    messages: Vec<Message>,
+    digests: Vec<[u8; 32]>,
+}
+
+impl LoadedLog {
+    /// Reads every complete line; stops at a torn or unparsable line (lines after the last
+    /// checkpoint of a crashed writer are never referenced).
+    pub fn read(path: &Path) -> Result<Self, StorageError> {
+        let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+        let mut reader = BufReader::new(file);
+        let mut hasher = Sha256::new();
+        let mut out = LoadedLog {
+            messages: Vec::new(),
+            digests: vec![hasher.clone().finalize().into()],
+        };
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| StorageError::io("reading", path, e))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                return Ok(out);
+            }
+            let Ok(msg) = serde_json::from_slice::<Message>(&line) else {
+                return Ok(out);
+            };
+            hasher.update(&line);
+            out.digests.push(hasher.clone().finalize().into());
+            out.messages.push(msg);
         }
-        hasher.update(&line);
-        let msg: Message = serde_json::from_slice(&line)
-            .map_err(|e| corrupt(format!("message {}: {e}", i + 1)))?;
-        out.push(msg);
     }
-    let got = hex(&hasher.finalize());
-    if got != sha256 {
-        return Err(corrupt(format!(
-            "the first {count} messages do not match the checkpoint's hash (edited after it was written?)"
-        )));
+
+    /// Lines read.
+    pub fn len(&self) -> usize {
+        self.messages.len()
     }
-    Ok(out)
+
+    /// The first `count` messages, if the log has them and they hash to `sha256`; otherwise
+    /// what is wrong.
+    pub fn prefix(&self, count: usize, sha256: &str) -> Result<&[Message], String> {
+        let (Some(messages), Some(digest)) = (self.messages.get(..count), self.digests.get(count))
+        else {
+            return Err(format!(
+                "has {} complete messages, {count} are referenced",
+                self.messages.len()
+            ));
+        };
+        if hex(digest) != sha256 {
+            return Err(format!(
+                "the first {count} messages do not match the recorded hash (edited after they were referenced?)"
+            ));
+        }
+        Ok(messages)
+    }
+}
+
+/// Message logs of one job read on demand, each at most once (plus a re-read when a live
+/// writer has appended since).
+#[derive(Debug)]
+pub(crate) struct LogCache {
+    job_dir: PathBuf,
+    logs: HashMap<String, LoadedLog>,
+}
+
+impl LogCache {
+    /// A cache for the job at `job_dir`.
+    pub fn new(job_dir: PathBuf) -> Self {
+        LogCache {
+            job_dir,
+            logs: HashMap::new(),
+        }
+    }
+
+    /// The `count` first messages of the log `rel` (relative to the job folder), checked
+    /// against `sha256`; otherwise why the reference dangles.
+    pub fn resolve(&mut self, rel: &str, count: usize, sha256: &str) -> Result<&[Message], String> {
+        if !is_safe_rel(rel) {
+            return Err(format!("message log path \"{rel}\" leaves the job folder"));
+        }
+        let stale = self.logs.get(rel).is_none_or(|l| l.len() < count);
+        if stale {
+            let path = self.job_dir.join(rel);
+            if !path.exists() {
+                return Err(format!("references {rel}, which does not exist"));
+            }
+            let loaded = LoadedLog::read(&path).map_err(|e| e.to_string())?;
+            self.logs.insert(rel.to_string(), loaded);
+        }
+        match self.logs.get(rel) {
+            Some(log) => log.prefix(count, sha256).map_err(|r| format!("{rel} {r}")),
+            None => Err(format!("references {rel}, which could not be read")),
+        }
+    }
+}
+
+/// True for a relative path inside `runs/` without `.`/`..` components.
+pub(crate) fn is_safe_rel(rel: &str) -> bool {
+    rel.starts_with("runs/")
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != ".." && c != ".")
 }
 
 /// Lowercase hex.

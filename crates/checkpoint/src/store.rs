@@ -12,7 +12,7 @@ use crate::StorageError;
 use crate::atomic::write_atomic;
 use crate::event_log::{EventLog, read_events};
 use crate::layout::Layout;
-use crate::message_log::{MessageLog, read_prefix};
+use crate::message_log::{MessageLog, is_safe_rel, read_prefix};
 
 /// Format tag of our checkpoint files.
 const CHECKPOINT_FORMAT: &str = "perstack-rs.checkpoint/1";
@@ -70,7 +70,7 @@ pub struct Storage {
     message_logs: Mutex<HashMap<RunKey, Arc<Mutex<MessageLog>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep going.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -217,11 +217,7 @@ impl Storage {
         rel: &str,
         cp_path: &Path,
     ) -> Result<PathBuf, StorageError> {
-        let ok = rel.starts_with("runs/")
-            && rel
-                .split('/')
-                .all(|c| !c.is_empty() && c != ".." && c != ".");
-        if !ok {
+        if !is_safe_rel(rel) {
             return Err(StorageError::Corrupt {
                 path: cp_path.to_path_buf(),
                 reason: format!("message log path \"{rel}\" leaves the job folder"),
@@ -286,13 +282,25 @@ impl Storage {
         EventLog::open(&self.layout.events_file(job_id, run_id)?)
     }
 
-    /// Every event of a run, in order.
-    pub fn read_events(&self, job_id: &str, run_id: &str) -> Result<Vec<Event>, StorageError> {
+    /// Every event of a run, in order, exactly as emitted (message references expanded).
+    pub fn read_run_events(&self, job_id: &str, run_id: &str) -> Result<Vec<Event>, StorageError> {
         let path = self.layout.events_file(job_id, run_id)?;
         if !path.exists() {
             return Ok(Vec::new());
         }
         read_events(&path)
+    }
+
+    /// Same as [`Storage::read_run_events`] (the name older callers use).
+    pub fn read_events(&self, job_id: &str, run_id: &str) -> Result<Vec<Event>, StorageError> {
+        self.read_run_events(job_id, run_id)
+    }
+
+    /// The message log a run is currently appending to in this process, if any.
+    pub(crate) fn message_log(&self, job_id: &str, run_id: &str) -> Option<Arc<Mutex<MessageLog>>> {
+        lock(&self.message_logs)
+            .get(&(job_id.to_string(), run_id.to_string()))
+            .map(Arc::clone)
     }
 
     /// The run ids of a job that have an event log.

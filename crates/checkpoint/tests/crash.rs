@@ -2,7 +2,8 @@
 //!
 //! The test re-executes its own binary as a writer child (pointed at its workspace by a
 //! variable set on the child only), kills it with SIGKILL after a random delay, and then
-//! loads every checkpoint the child managed to write.
+//! loads every checkpoint the child managed to write and every event it logged (message
+//! references included).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -10,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use perstack_checkpoint::{Storage, verify_event_log};
-use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message};
+use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Message, Step, Usage};
 use perstack_events::{RunEvent, RunEventMeta, RunEventPayload};
 
 /// Set (on the child only) to the workspace the child writes into.
@@ -53,6 +54,24 @@ fn crash_child_writer() {
         )));
         let cp = checkpoint(step, msgs.clone());
         s.store_checkpoint(&cp).unwrap();
+        // Like the runtime: the event carrying the checkpoint is appended after it was
+        // stored (its conversation becomes a reference), then streaming output.
+        let stop = RunEvent::new(
+            &meta,
+            RunEventPayload::StopRunBySignal {
+                checkpoint: cp,
+                step: step_of(step),
+                signal: "SIGTERM".into(),
+            },
+        );
+        s.append_event(&mut log, stop.into(), true).unwrap();
+        let generation = RunEvent::new(
+            &meta,
+            RunEventPayload::StartGeneration {
+                messages: msgs.clone(),
+            },
+        );
+        s.append_event(&mut log, generation.into(), false).unwrap();
         let ev = RunEvent::new(
             &meta,
             RunEventPayload::StreamRunResult {
@@ -60,6 +79,21 @@ fn crash_child_writer() {
             },
         );
         log.append(&ev.into(), step % 2 == 0).unwrap();
+    }
+}
+
+fn step_of(n: u32) -> Step {
+    Step {
+        step_number: n,
+        input_messages: None,
+        new_messages: Vec::new(),
+        tool_calls: None,
+        tool_results: None,
+        pending_tool_calls: None,
+        partial_tool_results: None,
+        usage: Usage::default(),
+        started_at: 0,
+        finished_at: None,
     }
 }
 
@@ -97,8 +131,11 @@ fn kill_9_never_leaves_an_unloadable_checkpoint() {
         }
         let events = s.layout().events_file("job1", "run1").unwrap();
         if events.exists() {
+            // The chain holds and every message reference resolves.
             let report = verify_event_log(&events).unwrap();
             assert_eq!(report.first_break, None, "round {round}");
+            let read = s.read_run_events("job1", "run1").unwrap();
+            assert_eq!(read.len() as u64, report.lines, "round {round}");
             // Resuming appends to the same chain after a crash.
             s.open_event_log("job1", "run1").unwrap();
         }

@@ -335,3 +335,99 @@ fn summary_says_when_the_models_price_is_unknown() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A run stored the way the runtime stores it: the checkpoint first, then the event carrying
+/// it, whose conversation becomes a reference to the run's message log.
+fn record_compact(ws: &Path) -> perstack_core::Checkpoint {
+    record(ws);
+    let s = Storage::new(ws);
+    let mut cp = perstack_core::Checkpoint::init(
+        "cp1",
+        "job1",
+        "run2",
+        perstack_core::ExpertRef {
+            key: "writer".into(),
+            name: "writer".into(),
+            version: "1.0.0".into(),
+        },
+    );
+    cp.messages = vec![
+        perstack_core::Message::instruction("You write."),
+        perstack_core::Message::user_text("the whole conversation"),
+    ];
+    cp.status = perstack_core::CheckpointStatus::StoppedBySignal;
+    s.store_checkpoint(&cp).unwrap();
+    let meta = RunEventMeta {
+        job_id: "job1".into(),
+        run_id: "run2".into(),
+        expert_key: "writer".into(),
+        step_number: 4,
+    };
+    let mut log = s.open_event_log("job1", "run2").unwrap();
+    let step = perstack_core::Step {
+        step_number: 4,
+        input_messages: None,
+        new_messages: vec![],
+        tool_calls: None,
+        tool_results: None,
+        pending_tool_calls: None,
+        partial_tool_results: None,
+        usage: Usage::default(),
+        started_at: 3,
+        finished_at: Some(4),
+    };
+    for payload in [
+        RunEventPayload::StartGeneration {
+            messages: cp.messages.clone(),
+        },
+        RunEventPayload::StopRunBySignal {
+            checkpoint: cp.clone(),
+            step,
+            signal: "SIGTERM".into(),
+        },
+    ] {
+        let event = RunEvent::new(&meta, payload).into();
+        s.append_event(&mut log, event, true).unwrap();
+    }
+    cp
+}
+
+#[test]
+fn compact_events_show_whole_and_a_dangling_reference_is_reported() {
+    let ws = tempfile::tempdir().unwrap();
+    let cp = record_compact(ws.path());
+    let stored =
+        std::fs::read_to_string(ws.path().join("perstack/jobs/job1/runs/run2/events.jsonl"))
+            .unwrap();
+    assert!(!stored.contains("the whole conversation"), "{stored}");
+
+    let json = perstack(&["log", "--run", "run2", "--json"], ws.path());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let events = value["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1]["checkpoint"],
+        serde_json::to_value(&cp).unwrap(),
+        "the checkpoint comes back whole"
+    );
+    assert_eq!(
+        events[0]["messages"],
+        serde_json::to_value(&cp.messages).unwrap()
+    );
+    let ok = perstack(&["log", "--verify"], ws.path());
+    assert_eq!(ok.status.code(), Some(0), "{}", out(&ok));
+
+    std::fs::remove_file(
+        ws.path()
+            .join("perstack/jobs/job1/runs/run2/messages-0.jsonl"),
+    )
+    .unwrap();
+    let bad = perstack(&["log", "--verify", "--run", "run2"], ws.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        out(&bad).contains("BROKEN: run run2:")
+            && out(&bad).contains(":1: dangling message reference"),
+        "{}",
+        out(&bad)
+    );
+}

@@ -1,6 +1,10 @@
 //! Emission of a run's events in Perstack's order of side effects: the checkpoint an event
 //! carries is stored first, then the job record, then the event is appended to the run's
 //! hash-chained log, then the listener sees it.
+//!
+//! Storage does blocking file I/O (fsync included), so it runs on tokio's blocking pool; each
+//! emission awaits its storage work before the listener sees the event, which keeps the order
+//! of side effects (and with it crash safety) exactly as if it ran inline.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,6 +16,20 @@ use perstack_events::{Event, RunEvent, RunEventMeta, RunEventPayload, RuntimeEve
 
 use crate::error::RuntimeError;
 use crate::listener::EventListener;
+
+/// Runs blocking storage work off the async executor; a panic in it propagates as if the
+/// work had run inline.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(RuntimeError::StorageCancelled),
+        },
+    }
+}
 
 /// The job record shared by every run of an execution (delegates included).
 #[derive(Debug, Clone)]
@@ -26,7 +44,7 @@ impl JobTracker {
         }
     }
 
-    /// Applies `f` to the job and stores it.
+    /// Applies `f` to the job and stores it (blocking: call from blocking code).
     pub(crate) fn update(
         &self,
         storage: Option<&Storage>,
@@ -39,13 +57,33 @@ impl JobTracker {
         }
         Ok(job.clone())
     }
+
+    /// [`JobTracker::update`] from async code: the store runs on the blocking pool.
+    pub(crate) async fn update_async(
+        &self,
+        storage: Option<&Arc<Storage>>,
+        f: impl FnOnce(&mut Job) + Send + 'static,
+    ) -> Result<Job, RuntimeError> {
+        match storage {
+            None => self.update(None, f),
+            Some(s) => {
+                let (s, tracker) = (Arc::clone(s), self.clone());
+                blocking(move || tracker.update(Some(&s), f)).await
+            }
+        }
+    }
+}
+
+/// Where a run's events are stored.
+struct Sink {
+    storage: Arc<Storage>,
+    log: Arc<Mutex<EventLog>>,
 }
 
 /// The event sink of one run.
 pub(crate) struct Emitter {
     meta: RunEventMeta,
-    storage: Option<Arc<Storage>>,
-    log: Option<EventLog>,
+    sink: Option<Sink>,
     listener: Arc<dyn EventListener>,
     job: JobTracker,
     /// The job's usage follows this run's checkpoints (false for parallel delegates, whose
@@ -57,14 +95,55 @@ impl fmt::Debug for Emitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emitter")
             .field("meta", &self.meta)
-            .field("storage", &self.storage.is_some())
+            .field("storage", &self.sink.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Stores what `event` carries and appends it to the log (blocking).
+fn persist(
+    sink: Option<(&Storage, &Mutex<EventLog>)>,
+    job: &JobTracker,
+    owns_job_usage: bool,
+    event: Event,
+) -> Result<Event, RuntimeError> {
+    let storage = sink.map(|(s, _)| s);
+    let mut durable = false;
+    if let Event::Run(run) = &event {
+        let payload = &run.payload;
+        if let Some(s) = storage {
+            // Perstack stores the end-of-step checkpoint of `continueToNextStep`; the next
+            // step's is what resuming needs. Both are kept (messages are stored once).
+            if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = payload {
+                s.store_checkpoint(checkpoint)?;
+            }
+            if let Some(cp) = payload.checkpoint() {
+                s.store_checkpoint(cp)?;
+            }
+        }
+        if let Some(cp) = payload.checkpoint() {
+            let (step, usage) = (cp.step_number, cp.usage);
+            job.update(storage, |job| {
+                job.total_steps = job.total_steps.max(step);
+                if owns_job_usage {
+                    job.usage = usage;
+                }
+            })?;
+            durable = true;
+        }
+    }
+    match sink {
+        Some((s, log)) => {
+            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok(s.append_event(&mut log, event, durable)?.event)
+        }
+        None => Ok(event),
     }
 }
 
 impl Emitter {
     /// A sink for run `run_id` of `expert_key`; opens the run's event log when storing.
-    pub(crate) fn open(
+    pub(crate) async fn open(
         job_id: &str,
         run_id: &str,
         expert_key: &str,
@@ -73,8 +152,15 @@ impl Emitter {
         job: JobTracker,
         owns_job_usage: bool,
     ) -> Result<Self, RuntimeError> {
-        let log = match &storage {
-            Some(s) => Some(s.open_event_log(job_id, run_id)?),
+        let sink = match storage {
+            Some(storage) => {
+                let (s, j, r) = (Arc::clone(&storage), job_id.to_string(), run_id.to_string());
+                let log = blocking(move || Ok(s.open_event_log(&j, &r)?)).await?;
+                Some(Sink {
+                    storage,
+                    log: Arc::new(Mutex::new(log)),
+                })
+            }
             None => None,
         };
         Ok(Emitter {
@@ -84,52 +170,40 @@ impl Emitter {
                 expert_key: expert_key.to_string(),
                 step_number: 0,
             },
-            storage,
-            log,
+            sink,
             listener,
             job,
             owns_job_usage,
         })
     }
 
-    /// Emits a run event stamped with `step_number`.
-    pub(crate) fn emit(
-        &mut self,
-        step_number: u32,
-        payload: RunEventPayload,
-    ) -> Result<(), RuntimeError> {
-        let carries_checkpoint = payload.checkpoint().is_some();
-        if let Some(storage) = &self.storage {
-            // Perstack stores the end-of-step checkpoint of `continueToNextStep`; the next
-            // step's is what resuming needs. Both are kept (messages are stored once).
-            if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = &payload {
-                storage.store_checkpoint(checkpoint)?;
+    /// Stores `event` (off the executor when there is storage), then hands it to the listener.
+    async fn deliver(&mut self, event: Event) -> Result<(), RuntimeError> {
+        let (job, owns) = (self.job.clone(), self.owns_job_usage);
+        let event = match &self.sink {
+            Some(sink) => {
+                let (s, log) = (Arc::clone(&sink.storage), Arc::clone(&sink.log));
+                blocking(move || persist(Some((&*s, &*log)), &job, owns, event)).await?
             }
-            if let Some(cp) = payload.checkpoint() {
-                storage.store_checkpoint(cp)?;
-            }
-        }
-        if let Some(cp) = payload.checkpoint() {
-            let (step, usage) = (cp.step_number, cp.usage);
-            let owns_usage = self.owns_job_usage;
-            self.job.update(self.storage.as_deref(), |job| {
-                job.total_steps = job.total_steps.max(step);
-                if owns_usage {
-                    job.usage = usage;
-                }
-            })?;
-        }
-        self.meta.step_number = step_number;
-        let event = Event::from(RunEvent::new(&self.meta, payload));
-        if let Some(log) = &mut self.log {
-            log.append(&event, carries_checkpoint)?;
-        }
+            None => persist(None, &job, owns, event)?,
+        };
         self.listener.on_event(&event);
         Ok(())
     }
 
+    /// Emits a run event stamped with `step_number`.
+    pub(crate) async fn emit(
+        &mut self,
+        step_number: u32,
+        payload: RunEventPayload,
+    ) -> Result<(), RuntimeError> {
+        self.meta.step_number = step_number;
+        let event = Event::from(RunEvent::new(&self.meta, payload));
+        self.deliver(event).await
+    }
+
     /// Emits a runtime event (also kept in the run's log, for tracing a run to its build).
-    pub(crate) fn emit_runtime(
+    pub(crate) async fn emit_runtime(
         &mut self,
         payload: RuntimeEventPayload,
     ) -> Result<(), RuntimeError> {
@@ -138,11 +212,7 @@ impl Emitter {
             &self.meta.run_id,
             payload,
         ));
-        if let Some(log) = &mut self.log {
-            log.append(&event, false)?;
-        }
-        self.listener.on_event(&event);
-        Ok(())
+        self.deliver(event).await
     }
 }
 

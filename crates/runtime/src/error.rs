@@ -27,6 +27,10 @@ pub enum RuntimeError {
          perstack.toml, or run without a cost budget"
     )]
     UnknownModelPrice(String),
+    /// Storage work was cancelled because the async runtime is shutting down; the last
+    /// stored checkpoint remains loadable.
+    #[error("storage work cancelled: the async runtime is shutting down")]
+    StorageCancelled,
     /// The Expert's tools could not be started.
     #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
     Tools {

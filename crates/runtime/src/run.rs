@@ -10,7 +10,7 @@ use perstack_events::{EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEven
 use perstack_providers::Provider;
 use tokio::sync::Mutex;
 
-use crate::emitter::{Emitter, JobTracker};
+use crate::emitter::{Emitter, JobTracker, blocking};
 use crate::error::RuntimeError;
 use crate::listener::EventListener;
 use crate::machine::Machine;
@@ -91,12 +91,20 @@ impl Runtime {
         }
         // A budget that cannot be enforced is refused before anything runs.
         setting.cost_budget_price()?;
-        let storage = self.storage.as_deref();
+        let storage = self.storage.as_ref();
         let existing = match storage {
-            Some(s) if s.layout().job_file(&setting.job_id)?.exists() => {
-                Some(s.load_job(&setting.job_id)?)
+            Some(s) => {
+                let (s, job_id) = (Arc::clone(s), setting.job_id.clone());
+                blocking(move || {
+                    Ok(if s.layout().job_file(&job_id)?.exists() {
+                        Some(s.load_job(&job_id)?)
+                    } else {
+                        None
+                    })
+                })
+                .await?
             }
-            Some(_) | None => None,
+            None => None,
         };
         let job = existing.unwrap_or_else(|| Job {
             id: setting.job_id.clone(),
@@ -109,10 +117,12 @@ impl Runtime {
             finished_at: None,
         });
         let tracker = JobTracker::new(job);
-        tracker.update(storage, |j| {
-            j.status = JobStatus::Running;
-            j.finished_at = None;
-        })?;
+        tracker
+            .update_async(storage, |j| {
+                j.status = JobStatus::Running;
+                j.finished_at = None;
+            })
+            .await?;
         let hosts: Hosts = Arc::default();
         // The caller's signal may be shared by several executions; the wall clock is ours.
         let inner = StopSignal::new();
@@ -138,19 +148,22 @@ impl Runtime {
         let (checkpoint, text) = ended?;
         let status = checkpoint.status;
         let usage = checkpoint.usage;
-        let job = tracker.update(storage, |j| {
-            j.status = job_status(status);
-            j.usage = usage;
-            j.total_steps = j.total_steps.max(checkpoint.step_number);
-            if matches!(
-                status,
-                CheckpointStatus::Completed
-                    | CheckpointStatus::StoppedByExceededMaxSteps
-                    | CheckpointStatus::StoppedByError
-            ) {
-                j.finished_at = Some(perstack_core::now_ms());
-            }
-        })?;
+        let step_number = checkpoint.step_number;
+        let job = tracker
+            .update_async(storage, move |j| {
+                j.status = job_status(status);
+                j.usage = usage;
+                j.total_steps = j.total_steps.max(step_number);
+                if matches!(
+                    status,
+                    CheckpointStatus::Completed
+                        | CheckpointStatus::StoppedByExceededMaxSteps
+                        | CheckpointStatus::StoppedByError
+                ) {
+                    j.finished_at = Some(perstack_core::now_ms());
+                }
+            })
+            .await?;
         Ok(RunOutcome {
             checkpoint,
             job,
@@ -204,8 +217,11 @@ impl Runtime {
             Arc::clone(&self.listener),
             tracker.clone(),
             owns_job_usage,
-        )?;
-        emitter.emit_runtime(initialize_event(setting, expert.version_or_default()))?;
+        )
+        .await?;
+        emitter
+            .emit_runtime(initialize_event(setting, expert.version_or_default()))
+            .await?;
         let host = self.host_for(setting, hosts).await?;
         let tools = host.tools().await.map_err(|source| RuntimeError::Tools {
             expert_key: key.clone(),

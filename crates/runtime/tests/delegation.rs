@@ -41,6 +41,10 @@ async fn single_delegation_returns_the_result_to_the_parent() {
     assert_eq!(outcome.job.usage.total_tokens, 45);
     insta::assert_snapshot!(blocks(outline_runs(&h.events())));
     h.assert_stored(&outcome);
+    // Parent, delegate and resumed parent are three runs; read back as one job they merge
+    // into the order they were emitted in.
+    let job_events = h.storage.read_job_events(&outcome.job.id).unwrap();
+    assert_eq!(job_events, h.events());
 }
 
 #[tokio::test]

@@ -69,7 +69,11 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     };
     let mut events = Vec::new();
     for r in &runs {
-        events.extend(storage.read_events(&job.id, r).map_err(|e| e.to_string())?);
+        events.extend(
+            storage
+                .read_run_events(&job.id, r)
+                .map_err(|e| e.to_string())?,
+        );
     }
     let cost = if args.summary {
         let prices = log_cost::prices(args.config.as_deref())?;

@@ -89,15 +89,18 @@ async fn stream_generation(
         match event {
             StreamEvent::ReasoningDelta(delta) => {
                 if reasoning.is_none() {
-                    emit.emit(step_number, RunEventPayload::StartStreamingReasoning {})?;
+                    emit.emit(step_number, RunEventPayload::StartStreamingReasoning {})
+                        .await?;
                 }
                 reasoning.get_or_insert_with(String::new).push_str(&delta);
-                emit.emit(step_number, RunEventPayload::StreamReasoning { delta })?;
+                emit.emit(step_number, RunEventPayload::StreamReasoning { delta })
+                    .await?;
             }
             StreamEvent::ReasoningDone(part) => {
                 let started = reasoning.take().is_some();
                 if !started && !part.thinking.is_empty() {
-                    emit.emit(step_number, RunEventPayload::StartStreamingReasoning {})?;
+                    emit.emit(step_number, RunEventPayload::StartStreamingReasoning {})
+                        .await?;
                 }
                 if started || !part.thinking.is_empty() {
                     emit.emit(
@@ -105,16 +108,19 @@ async fn stream_generation(
                         RunEventPayload::CompleteStreamingReasoning {
                             text: part.thinking,
                         },
-                    )?;
+                    )
+                    .await?;
                 }
             }
             StreamEvent::TextDelta(delta) => {
                 if streaming == Streaming::ReasoningAndResult {
                     if result.is_none() {
-                        emit.emit(step_number, RunEventPayload::StartStreamingRunResult {})?;
+                        emit.emit(step_number, RunEventPayload::StartStreamingRunResult {})
+                            .await?;
                     }
                     result.get_or_insert_with(String::new).push_str(&delta);
-                    emit.emit(step_number, RunEventPayload::StreamRunResult { delta })?;
+                    emit.emit(step_number, RunEventPayload::StreamRunResult { delta })
+                        .await?;
                 }
             }
             StreamEvent::Retrying {
@@ -134,10 +140,12 @@ async fn stream_generation(
         Ok(Ok(g)) => g,
     };
     if let Some(text) = result {
-        m.emitter.emit(
-            step_number,
-            RunEventPayload::CompleteStreamingRunResult { text },
-        )?;
+        m.emitter
+            .emit(
+                step_number,
+                RunEventPayload::CompleteStreamingRunResult { text },
+            )
+            .await?;
     }
     Ok(Ok(generation))
 }

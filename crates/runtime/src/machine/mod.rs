@@ -142,7 +142,7 @@ impl Machine {
                 step_number,
                 "transition"
             );
-            self.emitter.emit(step_number, payload)?;
+            self.emitter.emit(step_number, payload).await?;
             state = next;
         }
     }

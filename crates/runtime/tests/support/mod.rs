@@ -177,13 +177,53 @@ impl Harness {
                 .unwrap();
             let report = perstack_checkpoint::verify_event_log(&path).unwrap();
             assert_eq!(report.first_break, None, "event log of run {run} verifies");
-            let stored = self.storage.read_events(&outcome.job.id, &run).unwrap();
+            let stored = self.storage.read_run_events(&outcome.job.id, &run).unwrap();
             let emitted: Vec<Event> = events
                 .iter()
                 .filter(|e| e.run_id() == run)
                 .cloned()
                 .collect();
             pretty_assertions::assert_eq!(stored, emitted, "log of run {run} = emitted events");
+            assert_compact(&path, &emitted);
+        }
+    }
+}
+
+/// Checks the stored lines of a run against its emitted events: every conversation a
+/// checkpoint carries is stored as a reference to the message log (its checkpoint was stored
+/// first, so nothing of it is inline), never as the array itself.
+fn assert_compact(path: &std::path::Path, emitted: &[Event]) {
+    use perstack_events::RunEventPayload as P;
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), emitted.len());
+    for (line, event) in lines.iter().zip(emitted) {
+        let stored: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(stored["v"], 2, "stored-line format");
+        let Event::Run(run) = event else { continue };
+        let mut conversations = Vec::new();
+        if let P::ContinueToNextStep { checkpoint, .. } = &run.payload {
+            conversations.push(("/checkpoint/messages", checkpoint));
+        }
+        if let Some(cp) = run.payload.checkpoint() {
+            let pointer = match run.payload.type_name() {
+                "startRun" => "/initialCheckpoint/messages",
+                "continueToNextStep" => "/nextCheckpoint/messages",
+                _ => "/checkpoint/messages",
+            };
+            conversations.push((pointer, cp));
+        }
+        for (pointer, cp) in conversations {
+            if cp.messages.is_empty() {
+                continue;
+            }
+            let place = stored["event"].pointer(pointer).unwrap();
+            assert!(
+                place.is_object() && place.get("tail").is_none(),
+                "{} stores {pointer} as a reference, got {place}",
+                run.payload.type_name()
+            );
+            assert_eq!(place["count"], cp.messages.len());
         }
     }
 }

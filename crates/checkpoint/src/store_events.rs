@@ -1,0 +1,94 @@
+//! [`Storage`]'s event-log side: appending events in their compact stored form and reading
+//! them back as emitted.
+
+use perstack_events::Event;
+
+use crate::StorageError;
+use crate::compact;
+use crate::event_log::EventLog;
+use crate::store::{Storage, lock};
+
+/// What [`Storage::append_event`] gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// The event, unchanged.
+    pub event: Event,
+    /// Bytes appended to `events.jsonl` (for benchmarks and tests of storage growth).
+    pub bytes: u64,
+}
+
+impl Storage {
+    /// Appends `event` to `log` (the log of the event's run) as one chained line. A
+    /// conversation the event carries (`startGeneration.messages`, a checkpoint's `messages`)
+    /// is stored as a reference to the prefix of the run's message log it repeats, plus the
+    /// messages after that prefix, so a step costs bytes in proportion to its new content.
+    /// Store the checkpoints an event carries first ([`Storage::store_checkpoint`]): then its
+    /// conversation is on disk and referenced whole. `durable` fsyncs the line.
+    pub fn append_event(
+        &self,
+        log: &mut EventLog,
+        mut event: Event,
+        durable: bool,
+    ) -> Result<Appended, StorageError> {
+        let job_id = event.job_id().to_string();
+        let value = compact::encode(&mut event, |run_id, messages| {
+            let mlog = self.message_log(&job_id, run_id)?;
+            let mlog = lock(&mlog);
+            // Only lines already on disk (and fsynced) are referenced, so a crash can never
+            // leave an event pointing at lines that are missing.
+            let count = mlog.common_prefix(messages);
+            Some(mlog.prefix_ref(count))
+        })?;
+        let bytes = log.append_value(value, durable)?;
+        Ok(Appended { event, bytes })
+    }
+
+    /// Every event of a job as emitted, runs merged in emission order: by timestamp, each
+    /// run's own order kept, ties going to the run that started first.
+    pub fn read_job_events(&self, job_id: &str) -> Result<Vec<Event>, StorageError> {
+        let mut runs: Vec<std::vec::IntoIter<Event>> = Vec::new();
+        let mut heads: Vec<Option<Event>> = Vec::new();
+        let mut per_run = Vec::new();
+        for run in self.list_runs(job_id)? {
+            let events = self.read_run_events(job_id, &run)?;
+            if !events.is_empty() {
+                per_run.push(events);
+            }
+        }
+        per_run.sort_by_key(|events| events.first().map(timestamp));
+        for events in per_run {
+            let mut it = events.into_iter();
+            heads.push(it.next());
+            runs.push(it);
+        }
+        let mut out = Vec::new();
+        loop {
+            let next = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| h.as_ref().map(|e| (timestamp(e), i)))
+                .min();
+            let Some((_, i)) = next else {
+                return Ok(out);
+            };
+            let (Some(head), Some(run)) = (heads.get_mut(i), runs.get_mut(i)) else {
+                return Ok(out);
+            };
+            if let Some(e) = std::mem::replace(head, run.next()) {
+                out.push(e);
+            }
+        }
+    }
+}
+
+/// An event's emission time (0 for an unknown event without one).
+fn timestamp(e: &Event) -> u64 {
+    match e {
+        Event::Run(r) => r.timestamp,
+        Event::Runtime(r) => r.timestamp,
+        Event::Unknown(v) => v
+            .get("timestamp")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+    }
+}
