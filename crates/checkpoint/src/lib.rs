@@ -22,8 +22,10 @@ mod layout;
 mod message_log;
 pub mod query;
 mod store;
+mod suspended;
 
 pub use error::StorageError;
 pub use event_log::{ChainLine, EventLog, VerifyReport, verify_event_log};
 pub use layout::Layout;
 pub use store::{CheckpointSummary, Storage, StoreStats};
+pub use suspended::{FinishedDelegate, SuspendedDelegation, WaitingDelegate};
