@@ -45,6 +45,10 @@ pub struct WaitingDelegate {
     pub tool_call_id: String,
     /// The innermost stopped checkpoint below it (the one to resume).
     pub checkpoint_id: String,
+    /// Tokens it (and its own delegates) used so far.
+    pub usage: Usage,
+    /// The highest step number reached below it.
+    pub step_number: u32,
 }
 
 impl Storage {
@@ -137,6 +141,8 @@ mod tests {
             waiting: vec![WaitingDelegate {
                 tool_call_id: "d2".into(),
                 checkpoint_id: "cp9".into(),
+                usage: Usage::default(),
+                step_number: 4,
             }],
         };
         storage.store_suspended("job1", &record).unwrap();
