@@ -134,6 +134,7 @@ mod tests {
                     skill_name: "delegate/helper".into(),
                     tool_name: "helper".into(),
                     result: vec![MessagePart::Text(TextPart::new("42"))],
+                    is_error: None,
                 },
                 usage: Usage::default(),
                 step_number: 3,

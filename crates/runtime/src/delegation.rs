@@ -76,13 +76,14 @@ pub(crate) fn stops_for_application(status: CheckpointStatus) -> bool {
 
 /// What the delegation `target` ended with, for its parent.
 pub(crate) fn settle(target: &DelegationTarget, ended: Result<Ended, RuntimeError>) -> Settled {
-    let finished = |text: String, usage: Usage, step_number: u32| {
+    let finished = |text: String, is_error: bool, usage: Usage, step_number: u32| {
         Settled::Finished(FinishedDelegate {
             result: ToolResult {
                 id: target.tool_call_id.clone(),
                 skill_name: format!("delegate/{}", target.expert.key),
                 tool_name: target.tool_name.clone(),
                 result: vec![MessagePart::Text(TextPart::new(text))],
+                is_error: is_error.then_some(true),
             },
             usage,
             step_number,
@@ -99,11 +100,13 @@ pub(crate) fn settle(target: &DelegationTarget, ended: Result<Ended, RuntimeErro
         }
         Ok(Ended::Stopped { checkpoint, text }) => {
             let text = delegate_result_text(&target.expert.key, &checkpoint, text);
-            finished(text, checkpoint.usage, checkpoint.step_number)
+            let is_error = checkpoint.status != CheckpointStatus::Completed;
+            finished(text, is_error, checkpoint.usage, checkpoint.step_number)
         }
         // A delegate that cannot run is an error result for the parent, not the job's end.
         Err(e) => finished(
             format!("Delegate \"{}\" failed: {e}", target.expert.key),
+            true,
             Usage::default(),
             0,
         ),
@@ -251,6 +254,7 @@ fn parent_next(
             tool_name: r.tool_name,
             skill_name: r.skill_name,
             text: r.result.iter().map(part_text).collect(),
+            is_error: r.is_error,
         }),
         decisions: Vec::new(),
     };

@@ -50,6 +50,7 @@ fn answer(id: &str, text: &str) -> RunInput {
         tool_name: "ask".into(),
         skill_name: "app".into(),
         text: text.into(),
+        is_error: None,
     })
 }
 
@@ -230,6 +231,7 @@ async fn delegate_approval_stop_then_deny() {
         result["content"][0]["text"],
         json!("Error: the operator denied this tool call; it was not run. Reason: not today")
     );
+    assert_eq!(result["is_error"], json!(true));
     insta::assert_snapshot!(blocks(outline_runs(&h.events())));
     h.assert_stored(&done);
 }

@@ -293,6 +293,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
             tool_name: field("toolName")?,
             skill_name: field("skillName")?,
             text: field("text")?,
+            is_error: None,
         }));
     }
     // Plain text answers the pending interactive call of the checkpoint being continued.
@@ -313,6 +314,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         tool_name: call.tool_name.clone(),
         skill_name: call.skill_name.clone(),
         text: raw.clone(),
+        is_error: None,
     }))
 }
 
