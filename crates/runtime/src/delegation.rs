@@ -45,9 +45,9 @@ pub(crate) struct Waiting {
 #[derive(Debug)]
 pub(crate) enum Delegated {
     /// Every delegate has a result: the parent's next run.
-    Next(RunSetting),
+    Next(Box<RunSetting>),
     /// At least one delegate waits for the application.
-    Waiting(Waiting),
+    Waiting(Box<Waiting>),
 }
 
 /// A delegate whose outcome is known.
@@ -56,7 +56,7 @@ pub(crate) enum Settled {
     /// It has a result for the parent.
     Finished(FinishedDelegate),
     /// It waits for the application.
-    Waiting(Waiting),
+    Waiting(Box<Waiting>),
 }
 
 /// True for the statuses that stop a job for the application.
@@ -90,13 +90,13 @@ pub(crate) fn settle(target: &DelegationTarget, ended: Result<Ended, RuntimeErro
         })
     };
     match ended {
-        Ok(Ended::Waiting(w)) => Settled::Waiting(w),
+        Ok(Ended::Waiting(w)) => Settled::Waiting(Box::new(w)),
         Ok(Ended::Stopped { checkpoint, .. }) if stops_for_application(checkpoint.status) => {
-            Settled::Waiting(Waiting {
+            Settled::Waiting(Box::new(Waiting {
                 usage: checkpoint.usage,
                 step_number: checkpoint.step_number,
                 checkpoint,
-            })
+            }))
         }
         Ok(Ended::Stopped { checkpoint, text }) => {
             let text = delegate_result_text(&target.expert.key, &checkpoint, text);
@@ -189,18 +189,18 @@ impl Runtime {
                 };
                 storage.store_suspended(&setting.job_id, &record)?;
             }
-            return Ok(Delegated::Waiting(report));
+            return Ok(Delegated::Waiting(Box::new(report)));
         }
         if let Some(storage) = &self.storage {
             storage.remove_suspended(&setting.job_id, &parent.id)?;
         }
-        Ok(Delegated::Next(parent_next(
+        Ok(Delegated::Next(Box::new(parent_next(
             setting,
             parent,
             finished,
             usage,
             step_number,
-        )))
+        ))))
     }
 }
 

@@ -65,7 +65,7 @@ impl Runtime {
                         usage: w.usage,
                         step_number: w.step_number,
                     };
-                    known.push((w.tool_call_id, Settled::Waiting(waiting)));
+                    known.push((w.tool_call_id, Settled::Waiting(Box::new(waiting))));
                 }
             }
             let mut parent_setting = setting.clone();
@@ -77,8 +77,8 @@ impl Runtime {
                 .delegate(parent_setting, parent.clone(), known, tracker, hosts, stop)
                 .await?;
             ended = match delegated {
-                Delegated::Next(next) => self.run_expert(next, tracker, hosts, stop).await?,
-                Delegated::Waiting(w) => Ended::Waiting(w),
+                Delegated::Next(next) => self.run_expert(*next, tracker, hosts, stop).await?,
+                Delegated::Waiting(w) => Ended::Waiting(*w),
             };
             by = parent.delegated_by;
         }

@@ -69,6 +69,10 @@ impl Runtime {
 
     /// Runs `setting` until the run completes or stops, delegations included.
     ///
+    /// A delegate that stops for the application (interactive tool, approval) stops the job
+    /// with its checkpoint; resuming from that checkpoint (needs storage) continues the
+    /// delegate and returns its result through its parents, which continue.
+    ///
     /// Model and tool failures end the run with a `stoppedByError` checkpoint (an `Ok`
     /// outcome); `Err` means the run could not be carried out (unknown Expert, missing input,
     /// storage failure).
@@ -192,8 +196,8 @@ impl Runtime {
                     .delegate(setting, checkpoint, Vec::new(), tracker, hosts, stop)
                     .await?;
                 setting = match delegated {
-                    Delegated::Next(next) => next,
-                    Delegated::Waiting(w) => return Ok(Ended::Waiting(w)),
+                    Delegated::Next(next) => *next,
+                    Delegated::Waiting(w) => return Ok(Ended::Waiting(*w)),
                 };
             }
         })

@@ -93,9 +93,10 @@ fn assert_waits_on(h: &Harness, stopped: &RunOutcome, expert: &str, call_id: &st
         .collect();
     assert!(pending.contains(&call_id), "{pending:?}");
     let job = h.storage.load_job(&stopped.job.id).unwrap();
-    let want = match stopped.status() {
-        CheckpointStatus::StoppedByApproval => JobStatus::StoppedByApproval,
-        _ => JobStatus::StoppedByInteractiveTool,
+    let want = if stopped.status() == CheckpointStatus::StoppedByApproval {
+        JobStatus::StoppedByApproval
+    } else {
+        JobStatus::StoppedByInteractiveTool
     };
     assert_eq!(job.status, want);
     assert_eq!(job.finished_at, None);
@@ -222,8 +223,7 @@ async fn delegate_approval_stop_then_deny() {
         .llm
         .requests()
         .into_iter()
-        .filter(|r| r["system"][0]["text"].as_str().unwrap().contains(HELPER))
-        .next_back()
+        .rfind(|r| r["system"][0]["text"].as_str().unwrap().contains(HELPER))
         .unwrap();
     let result = &helper_last["messages"][2]["content"][0];
     assert_eq!(result["tool_use_id"], json!("c1"));

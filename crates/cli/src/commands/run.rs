@@ -438,10 +438,10 @@ mod tests {
             .iter()
             .chain(flags)
             .chain(&["main", ""]);
-        match Cli::parse_from(argv).command {
-            Command::Run(a) => *a,
-            other => panic!("{other:?}"),
-        }
+        let Command::Run(a) = Cli::parse_from(argv).command else {
+            panic!("not a run command")
+        };
+        *a
     }
 
     fn waiting(storage: &Storage, id: &str, expert: &str, call: &str) -> WaitingDelegate {
