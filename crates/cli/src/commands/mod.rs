@@ -7,3 +7,4 @@ pub mod run;
 pub mod schema;
 pub mod skill;
 pub mod validate;
+mod waiting;
