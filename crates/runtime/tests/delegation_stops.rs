@@ -378,5 +378,8 @@ async fn two_waiting_delegates_are_reported_one_at_a_time() {
     assert_eq!(done.job.usage.total_tokens, 90);
     assert_eq!(requests_of(&h, HELPER), 2);
     assert_eq!(requests_of(&h, OTHER), 2);
+    let mut runs = outline_runs(&h.events());
+    runs[1..3].sort();
+    insta::assert_snapshot!(blocks(runs));
     h.assert_stored(&done);
 }
