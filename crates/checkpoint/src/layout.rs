@@ -68,6 +68,23 @@ impl Layout {
             .join(format!("{}.json", checked("checkpoint id", checkpoint_id)?)))
     }
 
+    /// `perstack/jobs/<jobId>/delegations`.
+    pub fn suspended_dir(&self, job_id: &str) -> Result<PathBuf, StorageError> {
+        Ok(self.job_dir(job_id)?.join("delegations"))
+    }
+
+    /// `perstack/jobs/<jobId>/delegations/<parentCheckpointId>.json`.
+    pub fn suspended_file(
+        &self,
+        job_id: &str,
+        parent_checkpoint_id: &str,
+    ) -> Result<PathBuf, StorageError> {
+        Ok(self.suspended_dir(job_id)?.join(format!(
+            "{}.json",
+            checked("checkpoint id", parent_checkpoint_id)?
+        )))
+    }
+
     /// `perstack/jobs/<jobId>/runs/<runId>`.
     pub fn run_dir(&self, job_id: &str, run_id: &str) -> Result<PathBuf, StorageError> {
         Ok(self

@@ -26,9 +26,11 @@ mod message_log;
 pub mod query;
 mod store;
 mod store_events;
+mod suspended;
 
 pub use error::StorageError;
 pub use event_log::{EventLog, VerifyReport, verify_event_log};
 pub use layout::Layout;
 pub use store::{CheckpointSummary, Storage, StoreStats};
 pub use store_events::Appended;
+pub use suspended::{FinishedDelegate, SuspendedDelegation, WaitingDelegate};

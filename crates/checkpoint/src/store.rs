@@ -75,11 +75,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn to_json<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn to_json<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(v).map_err(|source| StorageError::Serialize { what, source })
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StorageError> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StorageError> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io("reading", path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
         path: path.to_path_buf(),

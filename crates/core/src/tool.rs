@@ -32,6 +32,11 @@ pub struct ToolResult {
     pub tool_name: String,
     /// Content returned by the tool.
     pub result: Vec<MessagePart>,
+    /// True when the call failed or was refused (a denial, a failed delegate, a tool that
+    /// reported an error); carried to the model as the tool result part's `isError`.
+    /// Ours, additive: Perstack's `ToolResult` has no such field and ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
 }
 
 /// A tool as offered to the model: name, description and JSON Schema of its input.

@@ -119,6 +119,7 @@ pub(crate) fn apply_decisions(
                     result: vec![perstack_core::MessagePart::Text(
                         perstack_core::TextPart::new(denial_text(reason.as_deref())),
                     )],
+                    is_error: Some(true),
                 },
             ),
             None => remaining.push(call),

@@ -5,7 +5,8 @@ use perstack_core::{Checkpoint, CheckpointStatus, Job};
 /// The end of an execution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
-    /// The last checkpoint (stored, when storage is in use).
+    /// The last checkpoint (stored, when storage is in use). When a delegate stopped for the
+    /// application, that delegate's checkpoint: the one to resume.
     pub checkpoint: Checkpoint,
     /// The job as stored at the end.
     pub job: Job,

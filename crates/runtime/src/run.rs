@@ -10,6 +10,7 @@ use perstack_events::{EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEven
 use perstack_providers::Provider;
 use tokio::sync::Mutex;
 
+use crate::delegation::{Delegated, Ended};
 use crate::emitter::{Emitter, JobTracker, blocking};
 use crate::error::RuntimeError;
 use crate::listener::EventListener;
@@ -26,7 +27,7 @@ use crate::tools::{BoxFuture, HostRequest, ToolHost, ToolHostFactory};
 pub struct Runtime {
     provider: Arc<dyn Provider>,
     tools: Arc<dyn ToolHostFactory>,
-    storage: Option<Arc<Storage>>,
+    pub(crate) storage: Option<Arc<Storage>>,
     listener: Arc<dyn EventListener>,
 }
 
@@ -42,9 +43,6 @@ impl fmt::Debug for Runtime {
 
 /// Tool hosts opened during one execution, one per Expert.
 pub(crate) type Hosts = Arc<Mutex<HashMap<String, Arc<dyn ToolHost>>>>;
-
-/// A run's end: its last checkpoint and its result text.
-pub(crate) type Ended = (Checkpoint, Option<String>);
 
 impl Runtime {
     /// A runtime without storage whose events go nowhere.
@@ -71,6 +69,10 @@ impl Runtime {
 
     /// Runs `setting` until the run completes or stops, delegations included.
     ///
+    /// A delegate that stops for the application (interactive tool, approval) stops the job
+    /// with its checkpoint; resuming from that checkpoint (needs storage) continues the
+    /// delegate and returns its result through its parents, which continue.
+    ///
     /// Model and tool failures end the run with a `stoppedByError` checkpoint (an `Ok`
     /// outcome); `Err` means the run could not be carried out (unknown Expert, missing input,
     /// storage failure).
@@ -83,9 +85,18 @@ impl Runtime {
     /// the parent then stops too.
     pub async fn run_with_stop(
         &self,
-        setting: RunSetting,
+        mut setting: RunSetting,
         stop: StopSignal,
     ) -> Result<RunOutcome, RuntimeError> {
+        // A delegate's checkpoint (a stop for the application inside a delegation) resumes
+        // that delegate, whichever Expert the caller named.
+        let resumes_delegate = match &setting.checkpoint {
+            Some(cp) if cp.delegated_by.is_some() => {
+                setting.expert_key = cp.expert.key.clone();
+                true
+            }
+            Some(_) | None => false,
+        };
         if !setting.experts.contains_key(&setting.expert_key) {
             return Err(RuntimeError::UnknownExpert(setting.expert_key.clone()));
         }
@@ -141,19 +152,28 @@ impl Runtime {
                 }
             }),
         ]);
-        let ended = self
-            .run_expert(setting, &tracker, &hosts, &inner, true)
-            .await;
+        let ended = if resumes_delegate {
+            self.run_resumed_delegate(setting, &tracker, &hosts, &inner)
+                .await
+        } else {
+            self.run_expert(setting, &tracker, &hosts, &inner).await
+        };
         drop(watchers);
-        let (checkpoint, text) = ended?;
+        // A job waiting on a delegate reports the delegate's checkpoint and the whole job's
+        // usage and steps so far.
+        let (checkpoint, text, usage, steps) = match ended? {
+            Ended::Stopped { checkpoint, text } => {
+                let (usage, steps) = (checkpoint.usage, checkpoint.step_number);
+                (checkpoint, text, usage, steps)
+            }
+            Ended::Waiting(w) => (w.checkpoint, None, w.usage, w.step_number),
+        };
         let status = checkpoint.status;
-        let usage = checkpoint.usage;
-        let step_number = checkpoint.step_number;
         let job = tracker
             .update_async(storage, move |j| {
                 j.status = job_status(status);
                 j.usage = usage;
-                j.total_steps = j.total_steps.max(step_number);
+                j.total_steps = j.total_steps.max(steps);
                 if matches!(
                     status,
                     CheckpointStatus::Completed
@@ -171,26 +191,28 @@ impl Runtime {
         })
     }
 
-    /// Runs an Expert, serving its delegations, until it stops for good.
+    /// Runs an Expert, serving its delegations, until it stops for good or a delegate
+    /// waits for the application.
     pub(crate) fn run_expert<'a>(
         &'a self,
         mut setting: RunSetting,
         tracker: &'a JobTracker,
         hosts: &'a Hosts,
         stop: &'a StopSignal,
-        owns_job_usage: bool,
     ) -> BoxFuture<'a, Result<Ended, RuntimeError>> {
         Box::pin(async move {
             loop {
-                let (checkpoint, text) = self
-                    .run_once(&setting, tracker, hosts, stop, owns_job_usage)
-                    .await?;
+                let (checkpoint, text) = self.run_once(&setting, tracker, hosts, stop).await?;
                 if checkpoint.status != CheckpointStatus::StoppedByDelegate {
-                    return Ok((checkpoint, text));
+                    return Ok(Ended::Stopped { checkpoint, text });
                 }
-                setting = self
-                    .delegate(setting, checkpoint, tracker, hosts, stop)
+                let delegated = self
+                    .delegate(setting, checkpoint, Vec::new(), tracker, hosts, stop)
                     .await?;
+                setting = match delegated {
+                    Delegated::Next(next) => *next,
+                    Delegated::Waiting(w) => return Ok(Ended::Waiting(*w)),
+                };
             }
         })
     }
@@ -202,9 +224,14 @@ impl Runtime {
         tracker: &JobTracker,
         hosts: &Hosts,
         stop: &StopSignal,
-        owns_job_usage: bool,
-    ) -> Result<Ended, RuntimeError> {
+    ) -> Result<(Checkpoint, Option<String>), RuntimeError> {
         let key = &setting.expert_key;
+        // The job's usage follows the coordinator's checkpoints; a delegate's usage is added
+        // to its parent's when it returns.
+        let owns_job_usage = setting
+            .checkpoint
+            .as_ref()
+            .is_none_or(|c| c.delegated_by.is_none());
         let expert = setting
             .experts
             .get(key)

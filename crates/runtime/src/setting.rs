@@ -23,6 +23,10 @@ pub struct InteractiveToolCallResult {
     pub skill_name: String,
     /// The answer.
     pub text: String,
+    /// True when the answer reports a failure (ours, additive: a failed delegate's result
+    /// travels to its parent this way; the model sees it as an error tool result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
 }
 
 /// The input of a run: a query, the answer to an interactive tool call, or decisions about

@@ -149,6 +149,7 @@ impl ToolHost for SkillTools {
                             "the skills of this Expert were shut down; the tool cannot be called",
                         ),
                     )],
+                    is_error: Some(true),
                 });
             };
             match host

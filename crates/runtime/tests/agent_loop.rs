@@ -153,6 +153,7 @@ async fn interactive_tool_stops_and_resume_continues() {
         tool_name: "ask".into(),
         skill_name: "app".into(),
         text: "blue".into(),
+        is_error: None,
     });
     let done = h.run(resume).await;
     assert_eq!(done.status(), CheckpointStatus::Completed);

@@ -126,6 +126,7 @@ async fn deny_returns_the_denial_to_the_model() {
         tool_msg["content"][0]["content"][0]["text"],
         json!("Error: the operator denied this tool call; it was not run. Reason: not on a Friday")
     );
+    assert_eq!(tool_msg["content"][0]["is_error"], json!(true));
     h.assert_stored(&done);
 }
 

@@ -100,6 +100,11 @@ async fn failing_delegate_gives_the_parent_an_error_result() {
     let outcome = h.run(h.setting("Ask the helper")).await;
     assert_eq!(outcome.status(), CheckpointStatus::Completed);
     insta::assert_snapshot!(blocks(outline_runs(&h.events())));
+    // The parent's model sees the failure as an error tool result.
+    let last = h.llm.requests().pop().unwrap();
+    let result = &last["messages"][2]["content"][0];
+    assert_eq!(result["tool_use_id"], json!("d1"));
+    assert_eq!(result["is_error"], json!(true));
 }
 
 #[tokio::test]

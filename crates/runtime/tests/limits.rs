@@ -88,6 +88,7 @@ async fn input_that_does_not_fit_the_checkpoint_is_refused() {
         tool_name: "ask".into(),
         skill_name: "app".into(),
         text: "x".into(),
+        is_error: None,
     });
     let err = h.runtime.run(resume).await.unwrap_err();
     assert!(err.to_string().contains("no-such-call"), "{err}");

@@ -8,3 +8,4 @@ pub mod run;
 pub mod schema;
 pub mod skill;
 pub mod validate;
+mod waiting;

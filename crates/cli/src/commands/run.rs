@@ -219,6 +219,11 @@ fn continuation(
     let Some(job) = job else {
         return Ok((None, None));
     };
+    if args.resume_from.is_none()
+        && let Some(cp) = super::waiting::waiting_delegate(args, storage, &job)?
+    {
+        return Ok((Some(cp), Some(job.id)));
+    }
     let checkpoint_id = match &args.resume_from {
         Some(id) => id.clone(),
         None => storage
@@ -261,6 +266,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
             tool_name: field("toolName")?,
             skill_name: field("skillName")?,
             text: field("text")?,
+            is_error: None,
         }));
     }
     // Plain text answers the pending interactive call of the checkpoint being continued.
@@ -281,6 +287,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         tool_name: call.tool_name.clone(),
         skill_name: call.skill_name.clone(),
         text: raw.clone(),
+        is_error: None,
     }))
 }
 

@@ -75,6 +75,7 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
                     skill_name: answer.skill_name.clone(),
                     tool_name: answer.tool_name.clone(),
                     result: vec![MessagePart::Text(TextPart::new(answer.text.clone()))],
+                    is_error: answer.is_error,
                 });
             Vec::new()
         }

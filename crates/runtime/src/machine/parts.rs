@@ -31,7 +31,7 @@ pub(super) fn tool_message(results: &[ToolResult], calls: Option<&[ToolCall]>) -
                 tool_call_id: r.id.clone(),
                 tool_name,
                 contents: r.result.iter().filter_map(result_content).collect(),
-                is_error: None,
+                is_error: r.is_error,
             }
         })
         .collect();
@@ -54,13 +54,14 @@ fn result_content(part: &MessagePart) -> Option<ToolResultContent> {
     }
 }
 
-/// A tool result holding one text.
+/// An error result holding one text (a call answered without running anything).
 pub(super) fn text_result(call: &ToolCall, text: impl Into<String>) -> ToolResult {
     ToolResult {
         id: call.id.clone(),
         skill_name: call.skill_name.clone(),
         tool_name: call.tool_name.clone(),
         result: vec![MessagePart::Text(TextPart::new(text))],
+        is_error: Some(true),
     }
 }
 
@@ -249,6 +250,7 @@ mod tests {
             skill_name: BASE_SKILL_NAME.into(),
             tool_name: "attemptCompletion".into(),
             result: vec![MessagePart::Text(TextPart::new(text))],
+            is_error: None,
         }
     }
 

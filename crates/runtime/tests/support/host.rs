@@ -69,6 +69,7 @@ fn result(call: &ToolCall, text: String) -> ToolOutcome {
             id: "part".into(),
             text,
         })],
+        is_error: None,
     })
 }
 

@@ -57,6 +57,7 @@ fn error_output(id: &str, skill: &str, tool: &str, message: String) -> ToolOutpu
             skill_name: skill.to_string(),
             tool_name: tool.to_string(),
             result: vec![MessagePart::Text(TextPart::new(message))],
+            is_error: Some(true),
         },
         is_error: true,
     }
@@ -159,6 +160,7 @@ impl SkillHost {
                         skill_name: call.skill_name,
                         tool_name: call.tool_name,
                         result: parts,
+                        is_error: is_error.then_some(true),
                     },
                     is_error,
                 }
