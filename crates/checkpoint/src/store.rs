@@ -79,6 +79,18 @@ pub(crate) fn to_json<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>
     serde_json::to_vec(v).map_err(|source| StorageError::Serialize { what, source })
 }
 
+/// The `.json` entries of `dir` (none when it does not exist); skips the temp files of an
+/// interrupted atomic write.
+pub(crate) fn json_entries(dir: &Path) -> Vec<std::fs::DirEntry> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().and_then(|x| x.to_str()) == Some("json"))
+        .collect()
+}
+
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StorageError> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io("reading", path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
@@ -235,15 +247,9 @@ impl Storage {
                 root: self.layout.root().to_path_buf(),
             });
         }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(Vec::new());
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
+        for entry in json_entries(&dir) {
             let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue; // temp files of an interrupted write
-            }
             let stored: StoredCheckpoint = match read_json(&path) {
                 Ok(s) => s,
                 Err(e) => {

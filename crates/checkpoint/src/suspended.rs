@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
 use crate::atomic::write_atomic;
-use crate::store::{Storage, read_json, to_json};
+use crate::store::{Storage, json_entries, read_json, to_json};
 
 /// The delegation of one parent checkpoint (`stoppedByDelegate`) that waits for the
 /// application, stored as `jobs/<jobId>/delegations/<parentCheckpointId>.json`.
@@ -94,16 +94,9 @@ impl Storage {
     /// Every suspended delegation of a job (none when the job waits on nothing delegated).
     pub fn list_suspended(&self, job_id: &str) -> Result<Vec<SuspendedDelegation>, StorageError> {
         let dir = self.layout().suspended_dir(job_id)?;
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(Vec::new());
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue; // temp files of an interrupted write
-            }
-            out.push(read_json(&path)?);
+        for entry in json_entries(&dir) {
+            out.push(read_json(&entry.path())?);
         }
         out.sort_by(|a: &SuspendedDelegation, b| {
             a.parent_checkpoint_id.cmp(&b.parent_checkpoint_id)
