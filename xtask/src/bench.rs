@@ -27,21 +27,7 @@ pub fn run(root: &Path) -> Result<()> {
         .map(str::to_string)
         .collect();
 
-    let status = Command::new(&cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "perstack-cli",
-            "--bin",
-            "perstack",
-        ])
-        .status()?;
-    if !status.success() {
-        bail!("building the release binary failed");
-    }
+    crate::build_perstack(root, true)?;
     let bin = root.join("target/release/perstack");
     let size = std::fs::metadata(&bin)?.len();
     lines.push(format!(

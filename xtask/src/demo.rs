@@ -12,21 +12,7 @@ pub fn run(root: &Path, build: bool) -> Result<()> {
     let script_path = root.join("examples/demo/script.json");
     let bin = root.join("target/debug/perstack");
     if build {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(&cargo)
-            .current_dir(root)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "perstack-cli",
-                "--bin",
-                "perstack",
-            ])
-            .status()?;
-        if !status.success() {
-            bail!("building perstack failed");
-        }
+        crate::build_perstack(root, false)?;
     }
     if !bin.exists() {
         bail!(

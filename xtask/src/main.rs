@@ -69,3 +69,24 @@ fn workspace_root() -> Result<std::path::PathBuf> {
         .map(std::path::Path::to_path_buf)
         .ok_or_else(|| anyhow::anyhow!("xtask has no parent folder"))
 }
+
+/// Builds the `perstack` binary (debug, or release for benchmarks) into `target/`.
+fn build_perstack(root: &std::path::Path, release: bool) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "perstack-cli",
+        "--bin",
+        "perstack",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    if !cmd.status()?.success() {
+        anyhow::bail!("building perstack failed");
+    }
+    Ok(())
+}
