@@ -1,0 +1,172 @@
+//! kill -9 at random points of a long `perstack run`: the job is never left unloadable
+//! (`perstack log --verify` passes, a torn last line included), and `--continue-job` with a
+//! fresh script finishes it.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+mod support;
+
+use std::time::Duration;
+
+use perstack_testkit::{ScriptedLlm, Turn};
+use pretty_assertions::assert_eq;
+use serde_json::json;
+use support::{Endpoint, Setup, assert_completed, text};
+
+/// Tool-using steps of the long run.
+const STEPS: usize = 12;
+/// Kill points tried, each at a random event count plus a random few milliseconds.
+const ITERATIONS: u64 = 20;
+/// Fixed so a failure can be replayed; set `PERSTACK_KILL9_SEED` to explore other points.
+const DEFAULT_SEED: u64 = 0x5eed_6b11_9e37_79b9;
+
+/// SplitMix64: a tiny seeded generator (no dependency needed for a test loop).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A long conversation: each step writes a file, appends to a journal, or reads one back;
+/// every answer is held back a little so kills land inside generations too.
+fn long_script() -> Vec<Turn> {
+    let mut turns = Vec::new();
+    for i in 0..STEPS {
+        let turn = match i % 3 {
+            0 => Turn::call(
+                "writeTextFile",
+                json!({"path": format!("step-{i}.md"), "text": format!("step {i}\n")}),
+            ),
+            1 => Turn::call(
+                "appendTextFile",
+                json!({"path": "journal.md", "text": format!("did step {i}\n")}),
+            ),
+            _ => Turn::call(
+                "readTextFile",
+                json!({"path": format!("step-{}.md", i - 2)}),
+            ),
+        };
+        turns.push(turn.delayed(20));
+    }
+    turns.push(Turn::text("All steps done.").delayed(20));
+    turns
+}
+
+/// What the model says after a resume, wherever the kill landed.
+fn rest_script() -> Vec<Turn> {
+    vec![
+        Turn::call(
+            "appendTextFile",
+            json!({"path": "journal.md", "text": "resumed\n"}),
+        ),
+        Turn::text("Finished after the crash."),
+    ]
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    before_job: u32,
+    killed_mid_run: u32,
+    finished_before_kill: u32,
+    torn_tails: u32,
+}
+
+#[test]
+fn kill_9_at_random_points_never_leaves_an_unloadable_job_and_resume_finishes_it() {
+    let seed = std::env::var("PERSTACK_KILL9_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let mut rng = Rng(seed);
+    // A full run's event count, to spread the kill points over the whole run.
+    let full = {
+        let llm = ScriptedLlm::start(long_script()).unwrap();
+        let setup = Setup::new();
+        let done = setup.run(&Endpoint::openai(&llm.base_url), &[], "Do the steps");
+        assert_completed(&done);
+        done.events.len() as u64
+    };
+    let mut tally = Tally::default();
+    for i in 0..ITERATIONS {
+        let after_events = rng.below(full);
+        let extra_ms = rng.below(30);
+        let context =
+            format!("seed {seed}, iteration {i}: kill after {after_events} events + {extra_ms} ms");
+        let job = format!("kill9-{i}");
+        let setup = Setup::new();
+        let llm = ScriptedLlm::start(long_script()).unwrap();
+        let mut run = setup.spawn(
+            &Endpoint::openai(&llm.base_url),
+            &["--job-id", &job],
+            "Do the steps",
+        );
+        run.wait_until(perstack_testkit::PATIENCE, |ev| {
+            ev.len() as u64 >= after_events
+        });
+        std::thread::sleep(Duration::from_millis(extra_ms));
+        run.kill().unwrap();
+        let killed = run.finish().unwrap();
+        if killed.code() == Some(0) {
+            tally.finished_before_kill += 1;
+        } else {
+            assert_eq!(killed.code(), None, "{context}: {}", killed.stderr);
+        }
+
+        if !setup.job_dir(&job).join("job.json").exists() {
+            // Killed before the job was recorded: there is nothing to load, and nothing half
+            // made either.
+            assert!(
+                !setup.job_dir(&job).exists(),
+                "{context}: a job folder without job.json"
+            );
+            tally.before_job += 1;
+            continue;
+        }
+        let verify = setup.verify(&job);
+        let report = text(&verify.stdout);
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "{context}: log --verify after the kill:\n{report}{}",
+            text(&verify.stderr)
+        );
+        if report.contains("torn") {
+            tally.torn_tails += 1;
+        }
+        if killed.code() != Some(0) {
+            tally.killed_mid_run += 1;
+        }
+
+        let rest = ScriptedLlm::start(rest_script()).unwrap();
+        let done = setup.run(
+            &Endpoint::openai(&rest.base_url),
+            &["--continue-job", &job],
+            "",
+        );
+        assert_eq!(
+            done.code(),
+            Some(0),
+            "{context}: resume failed: {}\nevents: {:?}",
+            done.stderr,
+            done.types()
+        );
+        assert_completed(&done);
+        setup.assert_verified(&job);
+        assert_eq!(setup.job(&job)["status"], "completed", "{context}");
+    }
+    eprintln!("kill -9 loop (seed {seed}): {tally:?}");
+    assert!(
+        tally.killed_mid_run > 0,
+        "no kill landed inside a run: {tally:?}"
+    );
+}
