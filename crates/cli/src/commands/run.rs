@@ -209,13 +209,17 @@ fn continuation(
     };
     let checkpoint_id = match &args.resume_from {
         Some(id) => id.clone(),
-        None => storage
+        None => match storage
             .list_checkpoints(&job.id)
             .map_err(|e| e.to_string())?
             .into_iter()
             .rfind(|c| c.expert_key == job.coordinator_expert_key)
-            .map(|c| c.id)
-            .ok_or_else(|| format!("job {} has no checkpoint to continue from", job.id))?,
+        {
+            Some(c) => c.id,
+            // Stopped (killed) before its first run stored anything, e.g. while skills were
+            // starting: the job starts over with the query given now.
+            None => return Ok((None, Some(job.id))),
+        },
     };
     let cp = storage
         .load_checkpoint(&job.id, &checkpoint_id)
