@@ -114,7 +114,8 @@ pub struct VerifyReport {
     pub lines: u64,
     /// The first broken link: 1-based line and what is wrong.
     pub first_break: Option<(u64, String)>,
-    /// A torn last line (no newline, unparsable): a crash mid-write, not tampering.
+    /// A torn last line (no newline: unparsable, or whole but unterminated): a crash
+    /// mid-write, not tampering.
     pub torn_tail: bool,
     /// Hash of the last verified line.
     pub last_hash: String,
@@ -157,7 +158,12 @@ pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
                 "hash of the previous line does not match (the previous line was altered, or a line was removed)"
                     .to_string(),
             ),
-            Ok(_) if !complete => Some("last line has no newline".to_string()),
+            // Whole and chained, but the crash came before its newline: still a torn tail
+            // (not counted, cut off before the next append), not tampering.
+            Ok(_) if !complete => {
+                report.torn_tail = true;
+                return Ok(report);
+            }
             Ok(_) => None,
         };
         if let Some(p) = problem {

@@ -229,3 +229,52 @@ fn kill_9_at_random_points_never_leaves_an_unloadable_job_and_resume_finishes_it
         "no kill landed inside a run: {tally:?}"
     );
 }
+
+/// A crash in the middle of appending an event leaves the last line cut at some byte; the log
+/// must still verify (the torn line is ignored) wherever the cut falls, and the job must
+/// continue. Cuts: the first byte, the middle, and just the newline (the JSON is whole).
+#[test]
+fn a_last_line_cut_at_any_byte_still_verifies_and_the_job_continues() {
+    let llm = ScriptedLlm::start(long_script()).unwrap();
+    let setup = Setup::new();
+    let done = setup.run(
+        &Endpoint::openai(&llm.base_url),
+        &["--job-id", "torn"],
+        "Do the steps",
+    );
+    assert_completed(&done);
+    let runs = setup.job_dir("torn").join("runs");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = run.join("events.jsonl");
+    let whole = std::fs::read(&log).unwrap();
+    let last_start = whole[..whole.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let last_len = whole.len() - last_start;
+    for keep in [1, last_len / 2, last_len - 1] {
+        std::fs::write(&log, &whole[..last_start + keep]).unwrap();
+        let verify = setup.verify("torn");
+        let report = text(&verify.stdout);
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "cut after {keep} of {last_len} bytes of the last line:\n{report}{}",
+            text(&verify.stderr)
+        );
+        assert!(report.contains("torn"), "{report}");
+    }
+    let more = ScriptedLlm::start(vec![Turn::text("And one more thing done.")]).unwrap();
+    let again = setup.run(
+        &Endpoint::openai(&more.base_url),
+        &["--continue-job", "torn"],
+        "One more thing",
+    );
+    assert_completed(&again);
+    setup.assert_verified("torn");
+}
