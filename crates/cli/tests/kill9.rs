@@ -278,3 +278,39 @@ fn a_last_line_cut_at_any_byte_still_verifies_and_the_job_continues() {
     assert_completed(&again);
     setup.assert_verified("torn");
 }
+
+/// Killed while its skills were still starting, a job has a record but no checkpoint yet:
+/// `--continue-job` starts it over with the query given then.
+#[test]
+fn a_job_killed_before_its_first_checkpoint_starts_over_on_continue() {
+    let setup = Setup::new();
+    setup.write_config(&format!(
+        "{}\n[experts.\"worker\".skills.\"slow\"]\ntype = \"mcpStdioSkill\"\ncommand = \"sleep\"\nargs = [\"20\"]\n",
+        support::CONFIG
+    ));
+    let llm = ScriptedLlm::start(long_script()).unwrap();
+    let mut run = setup.spawn(
+        &Endpoint::openai(&llm.base_url),
+        &["--job-id", "early"],
+        "Do the steps",
+    );
+    assert!(run.wait_for_event("skillStarting"), "{}", run.stderr());
+    run.kill().unwrap();
+    assert_eq!(run.finish().unwrap().code(), None);
+    assert!(setup.job_dir("early").join("job.json").exists());
+    assert!(matches!(
+        stored_progress(&setup, "early"),
+        Progress::NotStarted
+    ));
+    setup.assert_verified("early");
+
+    setup.write_config(support::CONFIG);
+    let done = setup.run(
+        &Endpoint::openai(&llm.base_url),
+        &["--continue-job", "early"],
+        "Do the steps",
+    );
+    assert_completed(&done);
+    assert_eq!(setup.job("early")["status"], "completed");
+    setup.assert_verified("early");
+}
