@@ -215,3 +215,37 @@ impl Drop for Watched {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn events_are_seen_as_they_come_and_signals_reach_the_child() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            r#"echo '{"type":"ready"}'; echo 'not json'; echo oops >&2; exec sleep 30"#,
+        ]);
+        let child = Watched::spawn(&mut cmd).unwrap();
+        assert!(child.wait_for_event("ready"));
+        assert!(child.wait_until(PATIENCE, |e| e.len() == 2));
+        child.signal(Signal::TERM).unwrap();
+        let done = child.finish().unwrap();
+        assert_eq!(done.code(), None);
+        assert_eq!(done.status.signal(), Some(15));
+        assert_eq!(done.types(), vec!["ready".to_string()]);
+        assert_eq!(done.events[1], Value::String("not json".into()));
+        assert_eq!(done.stderr, "oops\n");
+    }
+
+    #[test]
+    fn waiting_for_an_event_ends_when_the_child_does() {
+        let mut cmd = Command::new("true");
+        let child = Watched::spawn(&mut cmd).unwrap();
+        assert!(!child.wait_for_event("never"));
+        assert_eq!(child.finish().unwrap().code(), Some(0));
+    }
+}

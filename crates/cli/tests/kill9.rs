@@ -204,12 +204,10 @@ fn kill_9_at_random_points_never_leaves_an_unloadable_job_and_resume_finishes_it
             long_script()
         })
         .unwrap();
-        let how = if query.is_empty() {
-            vec!["--continue-job", job.as_str()]
-        } else if setup.job_dir(&job).join("job.json").exists() {
-            vec!["--continue-job", job.as_str()]
+        let how = if setup.job_dir(&job).join("job.json").exists() {
+            ["--continue-job", job.as_str()]
         } else {
-            vec!["--job-id", job.as_str()]
+            ["--job-id", job.as_str()]
         };
         let done = setup.run(&Endpoint::openai(&rest.base_url), &how, query);
         assert_eq!(
