@@ -142,7 +142,8 @@ pub struct VerifyReport {
     pub lines: u64,
     /// The first broken link or dangling message reference: 1-based line and what is wrong.
     pub first_break: Option<(u64, String)>,
-    /// A torn last line (no newline, unparsable): a crash mid-write, not tampering.
+    /// A torn last line (no newline: unparsable, or whole but unterminated): a crash
+    /// mid-write, not tampering.
     pub torn_tail: bool,
     /// Hash of the last verified line.
     pub last_hash: String,
@@ -201,7 +202,12 @@ fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, St
                 "hash of the previous line does not match (the previous line was altered, or a line was removed)"
                     .to_string(),
             ),
-            Ok(_) if !complete => Some("last line has no newline".to_string()),
+            // Whole and chained, but the crash came before its newline: still a torn tail
+            // (not counted, cut off before the next append), not tampering.
+            Ok(_) if !complete => {
+                report.torn_tail = true;
+                return Ok(report);
+            }
             Ok(l) if l.v != 1 && l.v != FORMAT => {
                 Some(format!("unknown stored-line format {} (written by a newer perstack?)", l.v))
             }

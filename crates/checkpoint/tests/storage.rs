@@ -280,3 +280,25 @@ fn a_torn_tail_is_not_tampering_and_appends_continue_the_chain() {
         (4, false, None)
     );
 }
+
+#[test]
+fn a_whole_last_line_without_its_newline_is_a_torn_tail_too() {
+    let ws = tempfile::tempdir().unwrap();
+    let path = write_log(ws.path(), 3);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.pop();
+    std::fs::write(&path, bytes).unwrap();
+    let report = verify_event_log(&path).unwrap();
+    assert_eq!(
+        (report.lines, report.torn_tail, report.first_break),
+        (2, true, None)
+    );
+    let s = Storage::new(ws.path());
+    let mut log = s.open_event_log("job1", "run1").unwrap();
+    log.append(&event("after crash"), true).unwrap();
+    let report = verify_event_log(&path).unwrap();
+    assert_eq!(
+        (report.lines, report.torn_tail, report.first_break),
+        (3, false, None)
+    );
+}

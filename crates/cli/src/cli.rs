@@ -196,11 +196,14 @@ Exit codes:
   5    token, cost or wall-clock budget exhausted (--max-total-tokens, --max-total-cost,
        --max-duration); the stopRunByBudget event says which; continue the job with a
        higher limit to go on
-  130  interrupted (SIGINT); 143 terminated (SIGTERM) — both leave a resumable checkpoint
+  130  interrupted (SIGINT); 143 terminated (SIGTERM) — both leave a resumable checkpoint;
+       a second signal exits at once with its own code
 
 Examples:
   perstack run writer \"Summarise notes.md\"
   perstack run --continue writer \"Now shorten it\"
+  perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
+       query adds no message; a job killed before its first step starts over with the query)
   perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
 
 Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3 before the call;

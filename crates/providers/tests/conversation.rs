@@ -7,10 +7,10 @@ mod support;
 
 use perstack_core::Message;
 use perstack_providers::Provider;
+use perstack_testkit::Llmock;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 use support::chat::{hold_conversation, outline, text_answer, tool_call_answer};
-use support::llmock::Llmock;
 use support::{Kind, Reply, ScriptedServer, provider, test_options};
 
 const TURNS: [&str; 2] = ["What is the weather in Paris?", "And in Oslo?"];
@@ -121,7 +121,7 @@ pub fn llmock_base(kind: Kind, mock: &Llmock) -> String {
 }
 
 async fn llmock_conversation(kind: Kind) {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     let p = provider(kind, &llmock_base(kind, &mock), test_options());
     let history = hold_conversation(&p as &dyn Provider, kind, &TURNS)
         .await
@@ -145,7 +145,7 @@ async fn llmock_conversation(kind: Kind) {
     assert_eq!(call.tool_name, "get_weather");
     assert!(call.args["city"].is_string(), "{}", call.args);
     assert!(!history[3].text().is_empty());
-    let verdict = mock.verdict().await;
+    let verdict = mock.verdict();
     assert_eq!(verdict["passed"], true, "{verdict:#}");
 }
 

@@ -13,9 +13,9 @@ use perstack_core::Message;
 use perstack_providers::{
     Generation, GenerationStream, Provider, ProviderError, StreamEvent, StreamFailure,
 };
+use perstack_testkit::Llmock;
 use pretty_assertions::assert_eq;
 use serde_json::json;
-use support::llmock::Llmock;
 use support::{Kind, provider, request, test_options};
 
 fn base(kind: Kind, mock: &Llmock) -> String {
@@ -61,8 +61,8 @@ fn chat(kind: Kind) -> perstack_providers::GenerationRequest {
     r
 }
 
-async fn assert_verdict_clean(mock: &Llmock, what: &str) {
-    let errors = mock.error_findings().await;
+fn assert_verdict_clean(mock: &Llmock, what: &str) {
+    let errors = mock.error_findings();
     assert!(
         errors.is_empty(),
         "{what}: llmock found client bugs: {errors:#?}"
@@ -72,11 +72,10 @@ async fn assert_verdict_clean(mock: &Llmock, what: &str) {
 #[tokio::test]
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_rate_limits_are_retried_after_retry_after() {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     for kind in Kind::ALL {
-        mock.reset().await;
-        mock.scenario(json!([{"type": "fail", "status": 429, "retry_after": 0.3, "times": 2}]))
-            .await;
+        mock.reset();
+        mock.scenario(json!([{"type": "fail", "status": 429, "retry_after": 0.3, "times": 2}]));
         let p = provider(kind, &base(kind, &mock), test_options());
         let (events, result) = drain(p.stream(ask(kind))).await;
         assert!(result.is_ok(), "{kind:?}: {result:?}");
@@ -85,43 +84,40 @@ async fn llmock_rate_limits_are_retried_after_retry_after() {
             vec![Duration::from_millis(300); 2],
             "{kind:?}"
         );
-        assert_verdict_clean(&mock, &format!("{kind:?} 429")).await;
+        assert_verdict_clean(&mock, &format!("{kind:?} 429"));
     }
 }
 
 #[tokio::test]
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_overloaded_529_is_retried_then_reported_when_it_persists() {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     for kind in Kind::ALL {
-        mock.reset().await;
-        mock.scenario(json!([{"type": "fail", "status": 529, "retry_after": 0.05, "times": 1}]))
-            .await;
+        mock.reset();
+        mock.scenario(json!([{"type": "fail", "status": 529, "retry_after": 0.05, "times": 1}]));
         let p = provider(kind, &base(kind, &mock), test_options());
         let (events, result) = drain(p.stream(ask(kind))).await;
         assert!(result.is_ok(), "{kind:?}: {result:?}");
         assert_eq!(retry_delays(&events).len(), 1);
 
-        mock.scenario(json!([{"type": "fail", "status": 529, "retry_after": 0.05, "times": null}]))
-            .await;
+        mock.scenario(json!([{"type": "fail", "status": 529, "retry_after": 0.05, "times": null}]));
         let (events, result) = drain(p.stream(ask(kind))).await;
         let err = result.unwrap_err();
         assert_eq!(err.status(), Some(529), "{kind:?}: {err}");
         assert!(err.is_retryable());
         assert_eq!(retry_delays(&events).len(), 2, "bounded by max_retries");
-        assert_verdict_clean(&mock, &format!("{kind:?} 529")).await;
+        assert_verdict_clean(&mock, &format!("{kind:?} 529"));
     }
 }
 
 #[tokio::test]
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_client_errors_are_not_retried() {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     for kind in Kind::ALL {
         for status in [400, 401, 403, 404] {
-            mock.reset().await;
-            mock.scenario(json!([{"type": "fail", "status": status, "message": "nope"}]))
-                .await;
+            mock.reset();
+            mock.scenario(json!([{"type": "fail", "status": status, "message": "nope"}]));
             let p = provider(kind, &base(kind, &mock), test_options());
             let (events, result) = drain(p.stream(ask(kind))).await;
             let err = result.unwrap_err();
@@ -129,8 +125,8 @@ async fn llmock_client_errors_are_not_retried() {
             assert_eq!(err.status(), Some(status));
             assert!(!err.is_retryable());
             assert!(err.to_string().contains("nope"), "{err}");
-            assert_eq!(mock.requests().await["count"], 1, "{kind:?} {status}");
-            assert_verdict_clean(&mock, &format!("{kind:?} {status}")).await;
+            assert_eq!(mock.requests()["count"], 1, "{kind:?} {status}");
+            assert_verdict_clean(&mock, &format!("{kind:?} {status}"));
         }
     }
 }
@@ -139,7 +135,7 @@ async fn llmock_client_errors_are_not_retried() {
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_stream_faults_end_in_typed_errors_and_recover_on_retry() {
     // Paced chunks, so the content is normally handed out before the fault strikes.
-    let mock = Llmock::start_with(&["--stream-chunk-delay-ms", "40"]).await;
+    let mock = Llmock::start_with(&["--stream-chunk-delay-ms", "40"]);
     let mut options = test_options();
     options.idle_timeout = Duration::from_millis(500);
     let cases = [
@@ -152,12 +148,11 @@ async fn llmock_stream_faults_end_in_typed_errors_and_recover_on_retry() {
     for kind in Kind::ALL {
         let p = provider(kind, &base(kind, &mock), options.clone());
         for (fault, want) in cases {
-            mock.reset().await;
+            mock.reset();
             mock.scenario(json!([
                 {"type": "reply", "text": "one two three four five six seven eight nine ten", "times": null},
                 {"type": "stream_fault", "kind": fault, "after_chunks": 5, "stall_seconds": 30},
-            ]))
-            .await;
+            ]));
             let (events, result) = drain(p.stream(chat(kind))).await;
             match result {
                 // Content was already out: the stream ends in the typed error, and the
@@ -172,7 +167,7 @@ async fn llmock_stream_faults_end_in_typed_errors_and_recover_on_retry() {
                 Ok(_) => assert_eq!(retry_delays(&events).len(), 1, "{kind:?} {fault}"),
                 other => panic!("{kind:?} {fault}: {other:?}"),
             }
-            assert_verdict_clean(&mock, &format!("{kind:?} {fault}")).await;
+            assert_verdict_clean(&mock, &format!("{kind:?} {fault}"));
         }
     }
     eprintln!("{typed} of 16 faults surfaced as typed stream errors");
@@ -181,18 +176,17 @@ async fn llmock_stream_faults_end_in_typed_errors_and_recover_on_retry() {
 #[tokio::test]
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_stream_faults_before_any_content_are_retried_transparently() {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     for kind in Kind::ALL {
         let p = provider(kind, &base(kind, &mock), test_options());
         for fault in ["disconnect", "truncate"] {
-            mock.reset().await;
-            mock.scenario(json!([{"type": "stream_fault", "kind": fault, "after_chunks": 0}]))
-                .await;
+            mock.reset();
+            mock.scenario(json!([{"type": "stream_fault", "kind": fault, "after_chunks": 0}]));
             let (events, result) = drain(p.stream(chat(kind))).await;
             let g = result.unwrap_or_else(|e| panic!("{kind:?} {fault}: {e}"));
             assert!(!g.text().is_empty());
             assert_eq!(retry_delays(&events).len(), 1, "{kind:?} {fault}");
-            assert_verdict_clean(&mock, &format!("{kind:?} {fault} at 0")).await;
+            assert_verdict_clean(&mock, &format!("{kind:?} {fault} at 0"));
         }
     }
 }
@@ -200,12 +194,11 @@ async fn llmock_stream_faults_before_any_content_are_retried_transparently() {
 #[tokio::test]
 #[ignore = "peer: llmock; run with cargo xtask test"]
 async fn llmock_malformed_tool_arguments_are_never_passed_on() {
-    let mock = Llmock::start().await;
+    let mock = Llmock::start();
     for kind in [Kind::Anthropic, Kind::OpenAi, Kind::Compatible] {
         let p = provider(kind, &base(kind, &mock), test_options());
-        mock.reset().await;
-        mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments", "times": 3}]))
-            .await;
+        mock.reset();
+        mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments", "times": 3}]));
         let (events, result) = drain(p.stream(ask(kind))).await;
         match result {
             Err(ref e @ ProviderError::MalformedToolCall { ref tool_name, .. }) => {
@@ -216,9 +209,8 @@ async fn llmock_malformed_tool_arguments_are_never_passed_on() {
         }
         assert!(!events.iter().any(|e| matches!(e, StreamEvent::ToolCall(_))));
         // Once: nothing was streamed yet, so the retry happens transparently and succeeds.
-        mock.reset().await;
-        mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments", "times": 1}]))
-            .await;
+        mock.reset();
+        mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments", "times": 1}]));
         let (events, result) = drain(p.stream(ask(kind))).await;
         let g = result.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(g.tool_calls().len(), 1);
@@ -226,9 +218,8 @@ async fn llmock_malformed_tool_arguments_are_never_passed_on() {
     }
     // Gemini sends arguments as an object, so they cannot be cut: llmock sends `{}`.
     let p = provider(Kind::Gemini, &base(Kind::Gemini, &mock), test_options());
-    mock.reset().await;
-    mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments"}]))
-        .await;
+    mock.reset();
+    mock.scenario(json!([{"type": "tool_fault", "kind": "malformed_arguments"}]));
     let g = p.stream(ask(Kind::Gemini)).finish().await.unwrap();
     assert_eq!(g.tool_calls()[0].args, json!({}));
 }

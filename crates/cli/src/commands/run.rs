@@ -226,13 +226,17 @@ fn continuation(
     }
     let checkpoint_id = match &args.resume_from {
         Some(id) => id.clone(),
-        None => storage
+        None => match storage
             .list_checkpoints(&job.id)
             .map_err(|e| e.to_string())?
             .into_iter()
             .rfind(|c| c.expert_key == job.coordinator_expert_key)
-            .map(|c| c.id)
-            .ok_or_else(|| format!("job {} has no checkpoint to continue from", job.id))?,
+        {
+            Some(c) => c.id,
+            // Stopped (killed) before its first run stored anything, e.g. while skills were
+            // starting: the job starts over with the query given now.
+            None => return Ok((None, Some(job.id))),
+        },
     };
     let cp = storage
         .load_checkpoint(&job.id, &checkpoint_id)
@@ -246,6 +250,11 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         return decisions(args, checkpoint);
     }
     let Some(raw) = &args.interactive_tool_call_result else {
+        // Continuing with a blank query (`worker ""`) adds no message: an empty user message
+        // would reach the model, and some providers reject empty text.
+        if checkpoint.is_some() && args.query.trim().is_empty() {
+            return Ok(RunInput::default());
+        }
         return Ok(RunInput::query(args.query.clone()));
     };
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw)
@@ -348,8 +357,10 @@ async fn execute(p: Prepared) -> u8 {
     let stop = StopSignal::new();
     let signals = tokio::spawn(watch_signals(stop.clone()));
     let result = runtime.run_with_stop(p.setting, stop.clone()).await;
-    signals.abort();
+    // Still watching while the skills shut down (up to their SIGTERM-to-SIGKILL grace): a
+    // second signal then must exit at once, not be swallowed by our handler.
     factory.shutdown().await;
+    signals.abort();
     let _ = std::io::stdout().flush();
     match result {
         Ok(outcome) => {

@@ -1,11 +1,10 @@
-//! Test support: a scripted HTTP/SSE server on 127.0.0.1, fixtures, request builders, and
-//! the llmock peer launcher.
+//! Test support: a scripted HTTP/SSE server on 127.0.0.1, fixtures and request builders (the
+//! llmock peer launcher is `perstack_testkit::Llmock`).
 
 #![allow(dead_code)] // each test binary uses a different subset
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: failing loudly is the point
 
 pub mod chat;
-pub mod llmock;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
