@@ -1,9 +1,15 @@
-//! One module per subcommand.
+//! One module per subcommand, plus what the running ones share.
 
 pub mod completions;
+mod engine;
+mod live;
 pub mod install;
 pub mod log;
+mod prepare;
+mod prompt;
+pub mod replay;
 pub mod run;
 pub mod schema;
 pub mod skill;
+pub mod start;
 pub mod validate;

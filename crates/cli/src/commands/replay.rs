@@ -1,0 +1,196 @@
+//! `perstack replay`: a recorded job rendered as `start` showed it, or a new run branched
+//! from one of its checkpoints.
+
+use std::io::Write;
+
+use perstack_checkpoint::Storage;
+use perstack_events::Event;
+
+use super::prepare::{prepare, workspace};
+use super::start::drive;
+use crate::cli::{ReplayArgs, ResumeOptions, RunArgs};
+use crate::exit;
+use crate::render::{Renderer, Style};
+
+pub fn run(args: &ReplayArgs) -> u8 {
+    match execute(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::USAGE
+        }
+    }
+}
+
+fn execute(args: &ReplayArgs) -> Result<u8, String> {
+    let storage = Storage::new(&workspace(args.options.workspace.as_deref())?);
+    let job = storage
+        .load_job(&args.job_id)
+        .map_err(|_| unknown_job(&storage, &args.job_id))?;
+    if let Some(cp) = &args.resume_from {
+        return branch(args, &storage, &job.id, cp);
+    }
+    if let Some(run) = &args.run {
+        let runs = storage.list_runs(&job.id).map_err(|e| e.to_string())?;
+        if !runs.contains(run) {
+            return Err(format!(
+                "job {} has no run {run}; its runs: {}",
+                job.id,
+                runs.join(", ")
+            ));
+        }
+    }
+    let events = job_events(&storage, &job.id, args.run.as_deref())?;
+    let mut renderer = Renderer::new(Style::for_stdout(), args.options.verbose);
+    let mut out = std::io::stdout().lock();
+    for e in &events {
+        out.write_all(renderer.render(e).as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    out.write_all(renderer.finish().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())?;
+    Ok(exit::OK)
+}
+
+/// The stored events of a job, every run (or only `run`) merged in emission order.
+///
+/// The one place replay reads the store: switch it here when the stored format changes.
+/// Each run's log is in order; runs are merged by timestamp, ties going to the run that
+/// started first, so sequential runs (resumes, delegations) come out exactly as emitted.
+pub(crate) fn job_events(
+    storage: &Storage,
+    job_id: &str,
+    run: Option<&str>,
+) -> Result<Vec<Event>, String> {
+    let runs = match run {
+        Some(r) => vec![r.to_string()],
+        None => storage.list_runs(job_id).map_err(|e| e.to_string())?,
+    };
+    let mut logs = Vec::new();
+    for r in &runs {
+        let events = storage.read_events(job_id, r).map_err(|e| e.to_string())?;
+        if !events.is_empty() {
+            logs.push(events);
+        }
+    }
+    Ok(merge(logs))
+}
+
+fn timestamp(e: &Event) -> u64 {
+    match e {
+        Event::Run(r) => r.timestamp,
+        Event::Runtime(r) => r.timestamp,
+        Event::Unknown(v) => v
+            .get("timestamp")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+    }
+}
+
+/// Merges ordered logs by timestamp, keeping each log's own order.
+fn merge(mut logs: Vec<Vec<Event>>) -> Vec<Event> {
+    logs.sort_by_key(|l| l.first().map_or(0, timestamp));
+    let mut heads = vec![0usize; logs.len()];
+    let total = logs.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let next = (0..logs.len())
+            .filter(|&i| heads[i] < logs[i].len())
+            .min_by_key(|&i| (timestamp(&logs[i][heads[i]]), i));
+        let Some(i) = next else { break };
+        out.push(logs[i][heads[i]].clone());
+        heads[i] += 1;
+    }
+    out
+}
+
+/// `--resume-from`: a new run of the job from `checkpoint_id`, rendered like `start`.
+fn branch(
+    args: &ReplayArgs,
+    storage: &Storage,
+    job_id: &str,
+    checkpoint_id: &str,
+) -> Result<u8, String> {
+    let cp = storage
+        .load_checkpoint(job_id, checkpoint_id)
+        .map_err(|_| unknown_checkpoint(storage, job_id, checkpoint_id))?;
+    let run_args = RunArgs {
+        expert_key: cp.expert.key.clone(),
+        query: args.query.clone().unwrap_or_default(),
+        options: args.options.clone(),
+        resume: ResumeOptions {
+            continue_job: Some(job_id.to_string()),
+            resume_from: Some(checkpoint_id.to_string()),
+            ..ResumeOptions::default()
+        },
+    };
+    let prepared = prepare(&run_args)?;
+    Ok(drive(prepared, args.options.verbose, false))
+}
+
+fn unknown_job(storage: &Storage, job_id: &str) -> String {
+    let jobs = storage.list_jobs().unwrap_or_default();
+    if jobs.is_empty() {
+        return format!(
+            "no job {job_id}: there are no jobs under {}",
+            storage.layout().root().display()
+        );
+    }
+    let list: Vec<String> = jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "  {}  {}  {:?}  {} steps",
+                j.id, j.coordinator_expert_key, j.status, j.total_steps
+            )
+        })
+        .collect();
+    format!("no job {job_id}; the jobs are (newest first):\n{}", list.join("\n"))
+}
+
+fn unknown_checkpoint(storage: &Storage, job_id: &str, checkpoint_id: &str) -> String {
+    let cps = storage.list_checkpoints(job_id).unwrap_or_default();
+    let list: Vec<String> = cps
+        .iter()
+        .map(|c| {
+            format!(
+                "  {}  step {:>3}  {}  {:?}  run {}",
+                c.id, c.step_number, c.expert_key, c.status, c.run_id
+            )
+        })
+        .collect();
+    format!(
+        "job {job_id} has no checkpoint {checkpoint_id}; its checkpoints:\n{}",
+        list.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn ev(run: &str, ts: u64, n: u32) -> Event {
+        Event::from_value(json!({"type": "futureEvent", "runId": run, "timestamp": ts, "n": n}))
+            .unwrap()
+    }
+
+    fn n(e: &Event) -> u64 {
+        match e {
+            Event::Unknown(v) => v["n"].as_u64().unwrap(),
+            Event::Run(_) | Event::Runtime(_) => 0,
+        }
+    }
+
+    #[test]
+    fn runs_merge_by_time_keeping_each_runs_order() {
+        // b started later; a tie at 20 goes to a (started first); a's clock going
+        // backwards (15 after 20) never reorders a's own events.
+        let a = vec![ev("a", 10, 1), ev("a", 20, 2), ev("a", 15, 3), ev("a", 40, 6)];
+        let b = vec![ev("b", 20, 4), ev("b", 30, 5)];
+        let merged: Vec<u64> = merge(vec![b, a]).iter().map(n).collect();
+        assert_eq!(merged, vec![1, 2, 3, 4, 5, 6]);
+    }
+}
