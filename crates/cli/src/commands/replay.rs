@@ -4,9 +4,12 @@
 use std::io::Write;
 
 use perstack_checkpoint::Storage;
-use perstack_events::Event;
+use perstack_core::{CheckpointStatus, ToolCall};
+use perstack_events::{Event, RunEventPayload};
+use perstack_runtime::RunInput;
 
 use super::prepare::{prepare, workspace};
+use super::prompt::Prompter;
 use super::start::drive;
 use crate::cli::{ReplayArgs, ResumeOptions, RunArgs};
 use crate::exit;
@@ -125,8 +128,98 @@ fn branch(
             ..ResumeOptions::default()
         },
     };
-    let prepared = prepare(&run_args)?;
-    Ok(drive(prepared, args.options.verbose, false))
+    let mut prepared = prepare(&run_args)?;
+    // A checkpoint that waits for the application is answered here, before the run starts.
+    let answered = answer_checkpoint(args, storage, &cp, &mut prepared.setting.input)?;
+    match answered {
+        Answered::NotNeeded => Ok(drive(prepared, args.options.verbose, false)),
+        Answered::With(input) => {
+            prepared.setting.input = input;
+            Ok(drive(prepared, args.options.verbose, false))
+        }
+        Answered::NoAnswer => {
+            eprintln!(
+                "no answer on stdin: checkpoint {checkpoint_id} waits for the application; nothing was run"
+            );
+            Ok(STOPPED_FOR_APPLICATION)
+        }
+    }
+}
+
+/// What a checkpoint waiting for the application was answered with.
+enum Answered {
+    /// The checkpoint does not wait (or the query answers it).
+    NotNeeded,
+    /// Run with this input.
+    With(RunInput),
+    /// Stdin ended first.
+    NoAnswer,
+}
+
+/// Asks on stdin for what a checkpoint stopped for an approval or an interactive tool
+/// waits on. The stdin lock is released on return: the run's own prompts take it again.
+fn answer_checkpoint(
+    args: &ReplayArgs,
+    storage: &Storage,
+    cp: &perstack_core::Checkpoint,
+    input: &mut RunInput,
+) -> Result<Answered, String> {
+    let stdin = std::io::stdin();
+    let mut prompter = Prompter::new(stdin.lock(), std::io::stderr());
+    let answered = match cp.status {
+        CheckpointStatus::StoppedByApproval => {
+            let calls = awaiting_approval(storage, &cp.job_id, &cp.id)?;
+            prompter.approvals(&calls).map(|mut decided| {
+                decided.text = input.text.take();
+                decided
+            })
+        }
+        CheckpointStatus::StoppedByInteractiveTool if args.query.is_none() => {
+            match cp.pending_tool_calls.as_ref().and_then(|p| p.first()) {
+                Some(call) => prompter.interactive(call).map(RunInput::tool_result),
+                None => None,
+            }
+        }
+        CheckpointStatus::StoppedByInteractiveTool
+        | CheckpointStatus::Init
+        | CheckpointStatus::Proceeding
+        | CheckpointStatus::Completed
+        | CheckpointStatus::StoppedByDelegate
+        | CheckpointStatus::StoppedByExceededMaxSteps
+        | CheckpointStatus::StoppedByError
+        | CheckpointStatus::StoppedByBudget
+        | CheckpointStatus::StoppedBySignal => return Ok(Answered::NotNeeded),
+    };
+    Ok(answered.map_or(Answered::NoAnswer, Answered::With))
+}
+
+/// Exit code of a run stopped for the application (as `perstack run`).
+const STOPPED_FOR_APPLICATION: u8 = 3;
+
+/// The calls an approval stop waits on, from the event that stored `checkpoint_id`.
+fn awaiting_approval(
+    storage: &Storage,
+    job_id: &str,
+    checkpoint_id: &str,
+) -> Result<Vec<ToolCall>, String> {
+    let events = job_events(storage, job_id, None)?;
+    events
+        .iter()
+        .find_map(|e| {
+            if let Event::Run(r) = e
+                && let RunEventPayload::StopRunByApproval {
+                    checkpoint,
+                    tool_calls,
+                    ..
+                } = &r.payload
+                && checkpoint.id == checkpoint_id
+            {
+                Some(tool_calls.clone())
+            } else {
+                None
+            }
+        })
+        .ok_or_else(|| format!("no stopRunByApproval event stored checkpoint {checkpoint_id}"))
 }
 
 fn unknown_job(storage: &Storage, job_id: &str) -> String {
