@@ -59,7 +59,12 @@ pub struct Renderer {
     shown_calls: HashSet<String>,
     shown_results: HashSet<String>,
     at_line_start: bool,
+    /// Marks every line written while set (reasoning).
+    prefix: &'static str,
 }
+
+/// Marks reasoning lines, so they read apart from the model's answer without colour.
+const REASONING: &str = "┊ ";
 
 impl Renderer {
     /// A renderer; `verbose` adds skill lifecycle lines (live only).
@@ -74,6 +79,7 @@ impl Renderer {
             shown_calls: HashSet::new(),
             shown_results: HashSet::new(),
             at_line_start: true,
+            prefix: "",
         }
     }
 
@@ -105,6 +111,7 @@ impl Renderer {
         for c in text.chars() {
             if self.at_line_start && c != '\n' {
                 out.push_str(&"  ".repeat(depth));
+                out.push_str(self.prefix);
             }
             out.push(c);
             self.at_line_start = c == '\n';
@@ -126,12 +133,19 @@ impl Renderer {
         self.write(out, depth, "\n");
     }
 
-    /// Appends a block of text (several lines) at `depth`, each line styled by `paint`.
-    fn block(&mut self, out: &mut String, depth: usize, text: &str, paint: fn(Style, &str) -> String) {
-        let style = self.style;
+    /// Appends a block of text (several lines) at `depth`.
+    fn block(&mut self, out: &mut String, depth: usize, text: &str) {
         for l in text.trim_end().lines() {
-            self.line(out, depth, &paint(style, l));
+            self.line(out, depth, l);
         }
+    }
+
+    /// Appends reasoning at `depth`: dimmed, each line marked.
+    fn reasoning(&mut self, out: &mut String, depth: usize, text: &str) {
+        self.prefix = REASONING;
+        let dim = self.style.dim(text);
+        self.write(out, depth, &dim);
+        self.prefix = "";
     }
 }
 

@@ -4,7 +4,7 @@ use perstack_core::message::ExpertPart;
 use perstack_core::{Checkpoint, CheckpointStatus, Message, MessagePart, ToolCall, ToolResult};
 use perstack_events::{RunEvent, RunEventPayload};
 
-use super::{Renderer, RunView, Style, stop, text};
+use super::{Renderer, RunView, stop, text};
 
 impl Renderer {
     pub(super) fn run_event(&mut self, e: &RunEvent, out: &mut String) {
@@ -82,10 +82,7 @@ impl Renderer {
                     self.result(depth, &r, out);
                 }
             }
-            RunEventPayload::StreamReasoning { delta } => {
-                let d = self.style.dim(delta);
-                self.write(out, depth, &d);
-            }
+            RunEventPayload::StreamReasoning { delta } => self.reasoning(out, depth, delta),
             RunEventPayload::CompleteStreamingReasoning { .. } => {
                 self.break_line(out);
                 self.run_view(e).reasoning_streamed_step = Some(e.step_number);
@@ -210,14 +207,15 @@ impl Renderer {
         for part in contents {
             match part {
                 ExpertPart::Text(t) if !t.text.trim().is_empty() => {
-                    self.block(out, view.depth, &t.text, |_, s| s.to_string());
+                    self.block(out, view.depth, &t.text);
                     self.run_view(e).last_text = Some(t.text.clone());
                 }
                 ExpertPart::Thinking(t)
                     if !t.thinking.trim().is_empty()
                         && view.reasoning_streamed_step != Some(e.step_number) =>
                 {
-                    self.block(out, view.depth, &t.thinking, Style::dim);
+                    self.break_line(out);
+                    self.reasoning(out, view.depth, &format!("{}\n", t.thinking.trim_end()));
                 }
                 ExpertPart::Text(_) | ExpertPart::Thinking(_) | ExpertPart::ToolCall(_) => {}
             }
