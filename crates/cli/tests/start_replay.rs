@@ -71,7 +71,8 @@ fn redact_times(s: &str) -> String {
     s.split(" · ")
         .map(|part| {
             let (head, rest) = part.split_at(part.find('\n').unwrap_or(part.len()));
-            let is_time = head.ends_with("ms") && head[..head.len() - 2].chars().all(|c| c.is_ascii_digit())
+            let is_time = head.ends_with("ms")
+                && head[..head.len() - 2].chars().all(|c| c.is_ascii_digit())
                 || head.ends_with('s')
                     && !head.is_empty()
                     && head[..head.len() - 1]
@@ -110,7 +111,10 @@ fn start_renders_the_demo_and_replay_prints_exactly_the_same() {
     assert_eq!(live.status.code(), Some(0), "stderr: {}", stderr(&live));
     let transcript = stdout(&live);
     assert!(!transcript.contains('\x1b'), "escape codes off a terminal");
-    assert!(!stderr(&live).contains('\x1b'), "no status line off a terminal");
+    assert!(
+        !stderr(&live).contains('\x1b'),
+        "no status line off a terminal"
+    );
     let job = job_id(ws.path());
     let replay = perstack(None, &["replay", &job], ws.path(), "");
     assert_eq!(replay.status.code(), Some(0), "stderr: {}", stderr(&replay));
@@ -189,7 +193,11 @@ fn an_interactive_tool_is_answered_through_stdin_and_the_run_completes() {
         "blue\n",
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("answer to askUser > "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("answer to askUser > "),
+        "{}",
+        stderr(&out)
+    );
     assert!(second_request(&llm).contains("blue"));
     let transcript = stdout(&out);
     assert!(!transcript.contains('\x1b'));
@@ -257,7 +265,10 @@ fn an_approval_answered_y_runs_the_call() {
     let (llm, ws, out) = approval_run("y\n");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(stderr(&out).contains("approve @perstack/base › writeTextFile"));
-    assert_eq!(std::fs::read_to_string(ws.path().join("a.md")).unwrap(), "A");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("a.md")).unwrap(),
+        "A"
+    );
     assert!(!second_request(&llm).contains("denied"));
     insta::assert_snapshot!("approval_approved", redact(&stdout(&out), ws.path()));
 }
@@ -268,7 +279,10 @@ fn an_approval_answered_n_denies_the_call_with_the_reason() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(!ws.path().join("a.md").exists());
     let sent = second_request(&llm);
-    assert!(sent.contains("denied") && sent.contains("not in this folder"), "{sent}");
+    assert!(
+        sent.contains("denied") && sent.contains("not in this folder"),
+        "{sent}"
+    );
     insta::assert_snapshot!("approval_denied", redact(&stdout(&out), ws.path()));
 }
 
@@ -315,7 +329,10 @@ fn replay_resume_from_branches_a_new_run_whose_events_are_stored() {
     assert!(stdout(&branch).contains("Branched."), "{}", stdout(&branch));
     let runs_after = storage.list_runs(&job).unwrap();
     assert_eq!(runs_after.len(), runs_before.len() + 1, "{runs_after:?}");
-    let new_run = runs_after.iter().find(|r| !runs_before.contains(r)).unwrap();
+    let new_run = runs_after
+        .iter()
+        .find(|r| !runs_before.contains(r))
+        .unwrap();
     let events = storage.read_events(&job, new_run).unwrap();
     assert_eq!(events.last().unwrap().type_name(), "completeRun");
     // The whole job, branch included, replays.
@@ -330,16 +347,66 @@ fn replay_of_an_unknown_job_or_checkpoint_lists_what_exists() {
     let ws = tempfile::tempdir().unwrap();
     let mut args = vec!["start"];
     args.extend(demo_args());
-    assert_eq!(perstack(Some(&llm), &args, ws.path(), "").status.code(), Some(0));
+    assert_eq!(
+        perstack(Some(&llm), &args, ws.path(), "").status.code(),
+        Some(0)
+    );
     let job = job_id(ws.path());
     let out = perstack(None, &["replay", "nosuchjob"], ws.path(), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no job nosuchjob") && stderr(&out).contains(&job));
-    let out = perstack(None, &["replay", &job, "--resume-from", "nosuchcp"], ws.path(), "");
+    let out = perstack(
+        None,
+        &["replay", &job, "--resume-from", "nosuchcp"],
+        ws.path(),
+        "",
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("has no checkpoint nosuchcp"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no checkpoint nosuchcp"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("Completed"), "{}", stderr(&out));
     let out = perstack(None, &["replay", &job, "--run", "nosuchrun"], ws.path(), "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("has no run nosuchrun"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no run nosuchrun"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn start_and_replay_help_teach_flags_prompts_and_exit_codes() {
+    let ws = tempfile::tempdir().unwrap();
+    let start = stdout(&perstack(None, &["start", "--help"], ws.path(), ""));
+    for needle in [
+        "--continue-job",
+        "--approve <TOOL_CALL_ID>",
+        "--max-steps",
+        "--no-prompt",
+        "Prompts",
+        "NO_COLOR",
+        "Exit codes",
+        "perstack replay",
+    ] {
+        assert!(
+            start.contains(needle),
+            "start --help lacks {needle}:\n{start}"
+        );
+    }
+    let replay = stdout(&perstack(None, &["replay", "--help"], ws.path(), ""));
+    for needle in [
+        "--resume-from <CHECKPOINT_ID>",
+        "--run <RUN_ID>",
+        "--config",
+        "Exit codes",
+        "Examples",
+    ] {
+        assert!(
+            replay.contains(needle),
+            "replay --help lacks {needle}:\n{replay}"
+        );
+    }
 }

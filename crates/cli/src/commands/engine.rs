@@ -45,9 +45,7 @@ impl Engine {
 
     /// Runs `setting` to its stop.
     pub(crate) async fn run(&self, setting: RunSetting) -> Result<RunOutcome, RuntimeError> {
-        self.runtime
-            .run_with_stop(setting, self.stop.clone())
-            .await
+        self.runtime.run_with_stop(setting, self.stop.clone()).await
     }
 
     /// True once SIGINT or SIGTERM arrived: no further run may start.

@@ -2,8 +2,8 @@
 
 pub mod completions;
 mod engine;
-mod live;
 pub mod install;
+mod live;
 pub mod log;
 mod prepare;
 mod prompt;

@@ -288,4 +288,3 @@ fn trace(loaded: &LoadedConfig) -> TraceInfo {
         lockfile_hash: lock.as_deref().map(sha),
     }
 }
-

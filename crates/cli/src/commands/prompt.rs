@@ -112,7 +112,11 @@ mod tests {
                 },
             ]
         );
-        assert!(String::from_utf8(p.prompts).unwrap().contains("please answer y or n"));
+        assert!(
+            String::from_utf8(p.prompts)
+                .unwrap()
+                .contains("please answer y or n")
+        );
     }
 
     #[test]

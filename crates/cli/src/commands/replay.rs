@@ -239,7 +239,10 @@ fn unknown_job(storage: &Storage, job_id: &str) -> String {
             )
         })
         .collect();
-    format!("no job {job_id}; the jobs are (newest first):\n{}", list.join("\n"))
+    format!(
+        "no job {job_id}; the jobs are (newest first):\n{}",
+        list.join("\n")
+    )
 }
 
 fn unknown_checkpoint(storage: &Storage, job_id: &str, checkpoint_id: &str) -> String {
@@ -281,7 +284,12 @@ mod tests {
     fn runs_merge_by_time_keeping_each_runs_order() {
         // b started later; a tie at 20 goes to a (started first); a's clock going
         // backwards (15 after 20) never reorders a's own events.
-        let a = vec![ev("a", 10, 1), ev("a", 20, 2), ev("a", 15, 3), ev("a", 40, 6)];
+        let a = vec![
+            ev("a", 10, 1),
+            ev("a", 20, 2),
+            ev("a", 15, 3),
+            ev("a", 40, 6),
+        ];
         let b = vec![ev("b", 20, 4), ev("b", 30, 5)];
         let merged: Vec<u64> = merge(vec![b, a]).iter().map(n).collect();
         assert_eq!(merged, vec![1, 2, 3, 4, 5, 6]);

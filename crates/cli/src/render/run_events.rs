@@ -116,16 +116,18 @@ impl Renderer {
     }
 
     fn run_view(&mut self, e: &RunEvent) -> &mut RunView {
-        self.runs.entry(e.run_id.clone()).or_insert_with(|| RunView {
-            depth: 0,
-            expert: e.expert_key.clone(),
-            started_at: e.timestamp,
-            max_steps: None,
-            headed_step: None,
-            reasoning_streamed_step: None,
-            streamed_result: false,
-            last_text: None,
-        })
+        self.runs
+            .entry(e.run_id.clone())
+            .or_insert_with(|| RunView {
+                depth: 0,
+                expert: e.expert_key.clone(),
+                started_at: e.timestamp,
+                max_steps: None,
+                headed_step: None,
+                reasoning_streamed_step: None,
+                streamed_result: false,
+                last_text: None,
+            })
     }
 
     fn start_run(&mut self, e: &RunEvent, cp: &Checkpoint, out: &mut String) {

@@ -78,7 +78,10 @@ impl Renderer {
                 ProxyAction::Allowed => format!("[proxy] allowed {domain}:{port}"),
                 ProxyAction::Blocked => format!(
                     "[proxy] blocked {domain}:{port}{}",
-                    reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
                 ),
             }),
         };

@@ -65,12 +65,33 @@ impl Status {
                 match &e.payload {
                     RunEventPayload::CallTools { usage, .. }
                     | RunEventPayload::Retry { usage, .. } => self.pending += *usage,
+                    // Same generation as the callTools before them: counted once.
                     RunEventPayload::CallInteractiveTool { .. }
-                    | RunEventPayload::CallDelegate { .. } => {
-                        // Same generation as the callTools before it: counted once.
-                    }
-                    other => {
-                        if let Some(cp) = other.checkpoint()
+                    | RunEventPayload::CallDelegate { .. } => {}
+                    RunEventPayload::StartRun { .. }
+                    | RunEventPayload::StartGeneration { .. }
+                    | RunEventPayload::ResolveToolResults { .. }
+                    | RunEventPayload::AttemptCompletion { .. }
+                    | RunEventPayload::FinishToolCall { .. }
+                    | RunEventPayload::ResumeToolCalls { .. }
+                    | RunEventPayload::FinishAllToolCalls { .. }
+                    | RunEventPayload::ContinueToNextStep { .. }
+                    | RunEventPayload::StopRunByInteractiveTool { .. }
+                    | RunEventPayload::StopRunByDelegate { .. }
+                    | RunEventPayload::StopRunByExceededMaxSteps { .. }
+                    | RunEventPayload::StopRunByError { .. }
+                    | RunEventPayload::CompleteRun { .. }
+                    | RunEventPayload::StopRunByApproval { .. }
+                    | RunEventPayload::StopRunByBudget { .. }
+                    | RunEventPayload::StopRunBySignal { .. }
+                    | RunEventPayload::StartStreamingReasoning {}
+                    | RunEventPayload::StreamReasoning { .. }
+                    | RunEventPayload::CompleteStreamingReasoning { .. }
+                    | RunEventPayload::StartStreamingRunResult {}
+                    | RunEventPayload::StreamRunResult { .. }
+                    | RunEventPayload::CompleteStreamingRunResult { .. } => {
+                        // The job's usage as of a checkpoint of the job's Expert.
+                        if let Some(cp) = e.payload.checkpoint()
                             && cp.delegated_by.is_none()
                         {
                             self.settled = cp.usage;

@@ -25,8 +25,7 @@ pub(super) fn status_name(status: CheckpointStatus) -> &'static str {
 /// `s` as one shell word: bare when safe, else single-quoted.
 pub(super) fn shell_word(s: &str) -> String {
     let safe = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "@/._:-+=,".contains(c));
     if safe {
         s.to_string()
@@ -96,10 +95,7 @@ impl Renderer {
                 if let Some(c) = call {
                     head.extend(question(c).into_iter().map(|l| format!("  {l}")));
                 }
-                hint(
-                    "answer",
-                    resume_command(job, "-i 'YOUR ANSWER'", expert),
-                );
+                hint("answer", resume_command(job, "-i 'YOUR ANSWER'", expert));
             }
             RunEventPayload::StopRunByApproval { tool_calls, .. } => {
                 head.push(st.yellow(&format!(
@@ -126,11 +122,7 @@ impl Renderer {
                 hint("approve", resume_command(job, &ids("--approve"), expert));
                 hint(
                     "deny",
-                    resume_command(
-                        job,
-                        &format!("{} --reason 'WHY'", ids("--deny")),
-                        expert,
-                    ),
+                    resume_command(job, &format!("{} --reason 'WHY'", ids("--deny")), expert),
                 );
             }
             RunEventPayload::StopRunByExceededMaxSteps { checkpoint, .. } => {
@@ -176,7 +168,10 @@ impl Renderer {
                     "  {}",
                     usage_summary(checkpoint.step_number, &checkpoint.usage, elapsed)
                 )));
-                hint("details", format!("perstack log --job {} --errors", shell_word(job)));
+                hint(
+                    "details",
+                    format!("perstack log --job {} --errors", shell_word(job)),
+                );
                 hint("retry", resume_command(job, "", expert));
             }
             RunEventPayload::StopRunBySignal {
@@ -224,7 +219,11 @@ fn question(call: &ToolCall) -> Vec<String> {
                 out.push(format!("{k}: {}", lines.next().unwrap_or("")));
                 out.extend(lines.map(|l| format!("  {l}")));
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+            Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::Array(_)
+            | Value::Object(_) => {
                 out.push(format!("{k}: {v}"));
             }
         }

@@ -184,18 +184,34 @@ impl Job {
                 input_messages: Vec::new(),
             },
         );
-        self.ev(run, key, 1, RunEventPayload::StartGeneration { messages: Vec::new() });
+        self.ev(
+            run,
+            key,
+            1,
+            RunEventPayload::StartGeneration {
+                messages: Vec::new(),
+            },
+        );
     }
 
     /// One step that reads a file (text and reasoning from the model, an error result).
     fn read_step(&mut self, run: &str, key: &str, n: u32) {
-        let c = call(&format!("c{n}"), "@perstack/base", "readTextFile", json!({"path": "notes.md"}));
+        let c = call(
+            &format!("c{n}"),
+            "@perstack/base",
+            "readTextFile",
+            json!({"path": "notes.md"}),
+        );
         self.ev(
             run,
             key,
             n,
             RunEventPayload::CallTools {
-                new_message: said(&format!("m{n}"), "Reading the notes.", Some("The notes should say what to do.")),
+                new_message: said(
+                    &format!("m{n}"),
+                    "Reading the notes.",
+                    Some("The notes should say what to do."),
+                ),
                 tool_calls: vec![c.clone()],
                 usage: usage(1200, 80),
             },
@@ -205,7 +221,11 @@ impl Job {
             key,
             n,
             RunEventPayload::ResolveToolResults {
-                tool_results: vec![result(&c.id, "readTextFile", r#"{"error":"NotFound","message":"notes.md does not exist"}"#)],
+                tool_results: vec![result(
+                    &c.id,
+                    "readTextFile",
+                    r#"{"error":"NotFound","message":"notes.md does not exist"}"#,
+                )],
             },
         );
     }
@@ -218,11 +238,19 @@ impl Job {
     }
 }
 
-fn stopped(payload: impl FnOnce(Checkpoint, Step) -> RunEventPayload, status: CheckpointStatus) -> String {
+fn stopped(
+    payload: impl FnOnce(Checkpoint, Step) -> RunEventPayload,
+    status: CheckpointStatus,
+) -> String {
     let mut j = Job::default();
     j.fresh("r1", "writer", "Summarise notes.md", None);
     j.read_step("r1", "writer", 1);
-    j.ev("r1", "writer", 1, payload(cp("r1", "writer", status, 1), step(1)));
+    j.ev(
+        "r1",
+        "writer",
+        1,
+        payload(cp("r1", "writer", status, 1), step(1)),
+    );
     j.render(Style::PLAIN, false)
 }
 
@@ -295,7 +323,12 @@ fn signal_stop() {
 #[test]
 fn approval_stop_names_every_waiting_call() {
     let calls = vec![
-        call("c1", "shell", "exec", json!({"command": "rm -rf build", "cwd": "."})),
+        call(
+            "c1",
+            "shell",
+            "exec",
+            json!({"command": "rm -rf build", "cwd": "."}),
+        ),
         call("c2", "shell", "exec", json!({"command": "make"})),
     ];
     let out = stopped(
@@ -316,7 +349,12 @@ fn approval_stop_names_every_waiting_call() {
 fn interactive_stop_then_resume() {
     let mut j = Job::default();
     j.fresh("r1", "asker", "Pick a colour", None);
-    let ask = call("c1", "ui", "askUser", json!({"question": "Which colour?\nRed or blue?"}));
+    let ask = call(
+        "c1",
+        "ui",
+        "askUser",
+        json!({"question": "Which colour?\nRed or blue?"}),
+    );
     j.ev(
         "r1",
         "asker",
@@ -379,7 +417,14 @@ fn interactive_stop_then_resume() {
             }],
         },
     );
-    j.ev("r2", "asker", 3, RunEventPayload::StartGeneration { messages: Vec::new() });
+    j.ev(
+        "r2",
+        "asker",
+        3,
+        RunEventPayload::StartGeneration {
+            messages: Vec::new(),
+        },
+    );
     j.ev(
         "r2",
         "asker",
@@ -438,9 +483,21 @@ fn delegation() -> Job {
             usage: Usage::default(),
         },
     );
-    j.ev("h1", "helper", 1, RunEventPayload::StartStreamingReasoning {});
+    j.ev(
+        "h1",
+        "helper",
+        1,
+        RunEventPayload::StartStreamingReasoning {},
+    );
     for delta in ["Six times seven", "\nis forty-two."] {
-        j.ev("h1", "helper", 1, RunEventPayload::StreamReasoning { delta: delta.into() });
+        j.ev(
+            "h1",
+            "helper",
+            1,
+            RunEventPayload::StreamReasoning {
+                delta: delta.into(),
+            },
+        );
     }
     j.ev(
         "h1",
@@ -450,9 +507,21 @@ fn delegation() -> Job {
             text: "Six times seven\nis forty-two.".into(),
         },
     );
-    j.ev("h1", "helper", 1, RunEventPayload::StartStreamingRunResult {});
+    j.ev(
+        "h1",
+        "helper",
+        1,
+        RunEventPayload::StartStreamingRunResult {},
+    );
     for delta in ["The answer ", "is 42."] {
-        j.ev("h1", "helper", 1, RunEventPayload::StreamRunResult { delta: delta.into() });
+        j.ev(
+            "h1",
+            "helper",
+            1,
+            RunEventPayload::StreamRunResult {
+                delta: delta.into(),
+            },
+        );
     }
     j.ev(
         "h1",

@@ -30,7 +30,8 @@ fn value(v: &Value) -> String {
         Value::String(s) => {
             let bare = !s.is_empty()
                 && s.chars().count() <= VALUE_CHARS
-                && s.chars().all(|c| !c.is_whitespace() && c != '"' && c != '\\');
+                && s.chars()
+                    .all(|c| !c.is_whitespace() && c != '"' && c != '\\');
             if bare {
                 s.clone()
             } else {
@@ -98,7 +99,8 @@ pub fn is_error(result: &ToolResult) -> bool {
     }
     let text = result_text(result);
     let head = text.trim_start();
-    head.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("error"))
+    head.get(..5)
+        .is_some_and(|h| h.eq_ignore_ascii_case("error"))
         || serde_json::from_str::<Value>(head)
             .ok()
             .is_some_and(|v| v.get("error").is_some())
@@ -137,7 +139,7 @@ pub fn tokens(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -185,7 +187,9 @@ mod tests {
     fn errors_are_recognised() {
         assert!(is_error(&text_result("Error: no such file")));
         assert!(is_error(&text_result("error: build failed")));
-        assert!(is_error(&text_result(r#"{"error":"NotFound","message":"x"}"#)));
+        assert!(is_error(&text_result(
+            r#"{"error":"NotFound","message":"x"}"#
+        )));
         assert!(!is_error(&text_result("all good")));
     }
 
