@@ -271,6 +271,9 @@ fn an_approval_answered_y_runs_the_call() {
     );
     assert!(!second_request(&llm).contains("denied"));
     insta::assert_snapshot!("approval_approved", redact(&stdout(&out), ws.path()));
+    // Both runs of the job (the stop and the approved resume) replay as printed live.
+    let replay = perstack(None, &["replay", "job1"], ws.path(), "");
+    assert_eq!(stdout(&replay), stdout(&out));
 }
 
 #[test]

@@ -75,6 +75,8 @@ impl Console {
 
     /// Ends the transcript: closes an open line and removes the status line.
     pub(crate) fn finish(&mut self) {
+        // Skill shutdown events may still arrive (with --verbose): no status line after them.
+        self.paused = true;
         let text = self.renderer.finish();
         self.print(&text);
         self.clear_status();
