@@ -8,6 +8,8 @@ const AFTER_HELP: &str = "\
 Set-up:
   perstack validate                 check perstack.toml (searched upward from here)
   perstack run <expert> <query>     run an Expert; JSON Lines events on stdout
+  perstack start <expert> <query>   run an Expert with a readable transcript and prompts
+  perstack replay <job>             show a recorded job again, or branch from a checkpoint
 
 Logs go to stderr; set PERSTACK_LOG (e.g. PERSTACK_LOG=debug) or pass --verbose.";
 
@@ -24,7 +26,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an Expert and print every event as one JSON line on stdout.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
+    /// Run an Expert for a person at a terminal: steps, tool calls and streamed text,
+    /// with prompts for interactive tools and approvals.
+    #[command(after_help = START_AFTER_HELP)]
+    Start(Box<StartArgs>),
+    /// Render a recorded job exactly as `start` showed it (no model call), or branch a new
+    /// run from one of its checkpoints.
+    #[command(after_help = REPLAY_AFTER_HELP)]
+    Replay(Box<ReplayArgs>),
     /// Check perstack.toml and summarise its Experts; exit 2 on errors.
     Validate(ValidateArgs),
     /// Print the JSON Schema of a wire format.
@@ -181,57 +192,24 @@ pub enum ShellArg {
     Fish,
 }
 
-const RUN_AFTER_HELP: &str = "\
-Output:
-  stdout carries events only, one JSON object per line (schema: `perstack schema events`).
-  Logs and diagnostics go to stderr.
-
-Exit codes:
-  0    completed
-  1    error (provider, tool or runtime failure; see the stopRunByError event)
-  2    usage or configuration error
-  3    stopped for the application (interactive tool call or approval); resume with
-       --continue-job and -i / --approve / --deny
-  4    maximum steps reached
-  5    token, cost or wall-clock budget exhausted (--max-total-tokens, --max-total-cost,
-       --max-duration); the stopRunByBudget event says which; continue the job with a
-       higher limit to go on
-  130  interrupted (SIGINT); 143 terminated (SIGTERM) — both leave a resumable checkpoint;
-       a second signal exits at once with its own code
-
-Examples:
-  perstack run writer \"Summarise notes.md\"
-  perstack run --continue writer \"Now shorten it\"
-  perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
-       query adds no message; a job killed before its first step starts over with the query)
-  perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
-
-Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3 before the call;
-the stopRunByApproval event lists the waiting calls; every one needs a decision):
-  perstack run --continue-job JOB --approve c1 writer \"\"
-  perstack run --continue-job JOB --deny c1 --reason \"not in production\" writer \"\"";
-
-/// `--max-total-cost`: a finite, non-negative number of US dollars.
-fn parse_usd(s: &str) -> Result<f64, String> {
-    let usd: f64 = s
-        .trim()
-        .trim_start_matches('$')
-        .parse()
-        .map_err(|_| "expected an amount in US dollars, e.g. 2.50".to_string())?;
-    if !usd.is_finite() || usd < 0.0 {
-        return Err("the cost budget must be a finite amount of US dollars, 0 or more".into());
-    }
-    Ok(usd)
-}
-
 /// `perstack run`: flags as Perstack's CLI has them.
-#[derive(Debug, Args)]
-#[command(after_help = RUN_AFTER_HELP)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Key of the Expert to run, as in [experts."<key>"] (e.g. writer, @acme/writer@1.0.0).
     pub expert_key: String,
     /// The task for the Expert.
     pub query: String,
+    /// Config, provider, limits and workspace.
+    #[command(flatten)]
+    pub options: RunOptions,
+    /// Which job or checkpoint to continue, and with what answer.
+    #[command(flatten)]
+    pub resume: ResumeOptions,
+}
+
+/// Flags every command that runs an Expert takes (`run`, `start`, `replay --resume-from`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunOptions {
     /// Path to perstack.toml (default: searched from the current folder upward).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -269,12 +247,23 @@ pub struct RunArgs {
     /// Stop with a resumable checkpoint (exit 5) after this many seconds of wall-clock time.
     #[arg(long, value_name = "SECONDS")]
     pub max_duration: Option<u64>,
-    /// Job id to use for a new job [default: generated].
-    #[arg(long, value_name = "ID")]
-    pub job_id: Option<String>,
     /// Env file to load (repeatable) [default: .env, .env.local next to perstack.toml].
     #[arg(long, value_name = "PATH")]
     pub env_path: Vec<PathBuf>,
+    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ [default: current folder].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// `run`: debug logs on stderr. `start`: skill start-up and stderr lines in the transcript.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// How a run continues an earlier one (`run` and `start`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResumeOptions {
+    /// Job id to use for a new job [default: generated].
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
     /// Continue the latest job in the workspace.
     #[arg(long = "continue", conflicts_with = "continue_job")]
     pub continue_latest: bool,
@@ -304,10 +293,122 @@ pub struct RunArgs {
     /// Why the calls given with --deny were denied; told to the model.
     #[arg(long, value_name = "TEXT", requires = "deny")]
     pub reason: Option<String>,
-    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ [default: current folder].
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Verbose logs on stderr.
+}
+
+const START_AFTER_HELP: &str = "\
+What it shows (stdout):
+  Each step with its number, the model's text and reasoning as it streams, every tool call
+  (skill, tool, a one-line summary of the arguments) and its result (errors marked), nested
+  delegations indented, retries, and how the run ended with what to do next. A status line
+  (step, tokens, elapsed time) is redrawn on stderr when stderr is a terminal. Colour is
+  used only when stdout is a terminal and NO_COLOR is unset.
+  Events are stored in <workspace>/perstack/ as with `run`; `perstack replay <job>` prints
+  the same transcript again.
+
+Prompts (answers are read line by line from stdin, so they can be piped):
+  interactive tool   the tool's input is shown; type the answer, the run resumes with it
+  approval           each waiting call is shown; answer y or n (then an optional reason)
+  End of input, or --no-prompt, stops like `run` (exit 3) and prints the resume command.
+
+Exit codes (as `perstack run`):
+  0 completed, 1 error, 2 usage or configuration error, 3 stopped for an interactive tool
+  or an approval, 4 maximum steps reached, 5 budget or wall-clock limit, 130/143 signals.
+
+Examples:
+  perstack start writer \"Summarise notes.md\"
+  echo yes | perstack start writer \"Ask me before deleting anything\"
+  perstack start --continue-job JOB --approve c1 writer \"\"";
+
+/// `perstack start`: `run`'s flags, a transcript for people instead of JSON Lines.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Everything `run` takes.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Do not prompt: stop for interactive tools and approvals like `run` does (exit 3).
     #[arg(long)]
-    pub verbose: bool,
+    pub no_prompt: bool,
+}
+
+const REPLAY_AFTER_HELP: &str = "\
+Replay reads the job's stored events (every run, in order) and renders them exactly as
+`perstack start` printed them live, without calling any model. Skill start-up and stderr
+lines (shown live with --verbose) are not stored and so not replayed.
+
+Branching: --resume-from CHECKPOINT [QUERY] starts a new run of the same job from that
+checkpoint (as `perstack run --continue-job JOB --resume-from CHECKPOINT`), rendered like
+`start`; the run flags (--config, --provider, --model, limits) apply to it. Checkpoint ids
+are listed by `perstack log --job JOB --json` or shown when an id is unknown.
+
+Exit codes:
+  0    replayed (or the branched run completed)
+  2    unknown job, run or checkpoint (the known ones are listed), or bad flags
+  other  a branched run ends with `perstack run`'s exit codes
+
+Examples:
+  perstack replay JOB
+  perstack replay JOB --run RUN
+  perstack replay JOB --resume-from CHECKPOINT \"Try a shorter greeting\"";
+
+/// `perstack replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The job to replay.
+    pub job_id: String,
+    /// With --resume-from: the query for the new run (optional when the checkpoint stopped
+    /// for a limit, an error or a signal).
+    #[arg(requires = "resume_from")]
+    pub query: Option<String>,
+    /// Only this run of the job.
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "resume_from")]
+    pub run: Option<String>,
+    /// Start a new run of the job from this checkpoint instead of replaying.
+    #[arg(long, value_name = "CHECKPOINT_ID")]
+    pub resume_from: Option<String>,
+    /// Config, provider, limits and workspace (the run flags apply to --resume-from).
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+const RUN_AFTER_HELP: &str = "\
+Output:
+  stdout carries events only, one JSON object per line (schema: `perstack schema events`).
+  Logs and diagnostics go to stderr. For a readable transcript use `perstack start`.
+
+Exit codes:
+  0    completed
+  1    error (provider, tool or runtime failure; see the stopRunByError event)
+  2    usage or configuration error
+  3    stopped for the application (interactive tool call or approval); resume with
+       --continue-job and -i / --approve / --deny
+  4    maximum steps reached
+  5    token, cost or wall-clock budget exhausted (--max-total-tokens, --max-total-cost,
+       --max-duration); the stopRunByBudget event says which; continue the job with a
+       higher limit to go on
+  130  interrupted (SIGINT); 143 terminated (SIGTERM) — both leave a resumable checkpoint;
+       a second signal exits at once with its own code
+
+Examples:
+  perstack run writer \"Summarise notes.md\"
+  perstack run --continue writer \"Now shorten it\"
+  perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
+       query adds no message; a job killed before its first step starts over with the query)
+  perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
+
+Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3 before the call;
+the stopRunByApproval event lists the waiting calls; every one needs a decision):
+  perstack run --continue-job JOB --approve c1 writer \"\"
+  perstack run --continue-job JOB --deny c1 --reason \"not in production\" writer \"\"";
+
+/// `--max-total-cost`: a finite, non-negative number of US dollars.
+fn parse_usd(s: &str) -> Result<f64, String> {
+    let usd: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| "expected an amount in US dollars, e.g. 2.50".to_string())?;
+    if !usd.is_finite() || usd < 0.0 {
+        return Err("the cost budget must be a finite amount of US dollars, 0 or more".into());
+    }
+    Ok(usd)
 }

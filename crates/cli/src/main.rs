@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config_path;
+mod render;
 
 use std::process::ExitCode;
 
@@ -33,10 +34,13 @@ fn init_logging(verbose: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let verbose = matches!(&cli.command, Command::Run(a) if a.verbose);
+    // `start --verbose` shows skill lines in the transcript instead of debug logs.
+    let verbose = matches!(&cli.command, Command::Run(a) if a.options.verbose);
     init_logging(verbose);
     let code = match cli.command {
         Command::Run(args) => commands::run::run(&args),
+        Command::Start(args) => commands::start::run(&args),
+        Command::Replay(args) => commands::replay::run(&args),
         Command::Validate(args) => commands::validate::run(&args),
         Command::Schema { kind } => commands::schema::run(kind),
         Command::Completions { shell } => commands::completions::run(shell),

@@ -7,7 +7,7 @@ use perstack_skills::host::HostOptions;
 use perstack_skills::lockfile::{LOCKFILE_NAME, collect};
 
 use crate::cli::InstallArgs;
-use crate::commands::run::{environment, workspace};
+use crate::commands::prepare::{environment, workspace};
 use crate::{config_path, exit};
 
 pub fn run(args: &InstallArgs) -> u8 {

@@ -1,11 +1,17 @@
-//! One module per subcommand.
+//! One module per subcommand, plus what the running ones share.
 
 pub mod completions;
+mod engine;
 pub mod install;
+mod live;
 pub mod log;
 mod log_cost;
+mod prepare;
+mod prompt;
+pub mod replay;
 pub mod run;
 pub mod schema;
 pub mod skill;
+pub mod start;
 pub mod validate;
 mod waiting;

@@ -23,14 +23,16 @@ pub(super) fn waiting_delegate(
     }
     let mut waiting = waiting_checkpoints(storage, &job.id).map_err(|e| e.to_string())?;
     let answered = args
+        .resume
         .interactive_tool_call_result
         .as_deref()
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
         .and_then(|v| v.get("toolCallId")?.as_str().map(str::to_string));
     let named: Vec<&str> = args
+        .resume
         .approve
         .iter()
-        .chain(&args.deny)
+        .chain(&args.resume.deny)
         .map(String::as_str)
         .chain(answered.as_deref())
         .collect();

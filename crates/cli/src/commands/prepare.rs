@@ -1,0 +1,313 @@
+//! What every command that runs an Expert resolves first: config, provider, limits, the
+//! checkpoint to continue from and the run's input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use perstack_checkpoint::Storage;
+use perstack_core::config::{
+    LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, load_config,
+};
+use perstack_core::env_file::EnvFiles;
+use perstack_core::{Checkpoint, CheckpointStatus, PriceTable};
+use perstack_providers::HttpProvider;
+use perstack_runtime::{InteractiveToolCallResult, RunInput, RunSetting, TraceInfo};
+use perstack_skills::host::HostOptions;
+use perstack_skills::lockfile::{LOCKFILE_NAME, Lockfile};
+use sha2::{Digest, Sha256};
+
+use crate::cli::RunArgs;
+use crate::config_path;
+
+/// Everything resolved from flags, config, env files and storage before anything runs.
+pub(crate) struct Prepared {
+    pub(crate) lockfile: Option<Lockfile>,
+    pub(crate) setting: RunSetting,
+    pub(crate) provider: HttpProvider,
+    pub(crate) host_options: HostOptions,
+    pub(crate) storage: Arc<Storage>,
+}
+
+pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
+    let opts = &args.options;
+    let resume = &args.resume;
+    let path = config_path::resolve(opts.config.as_deref()).map_err(|e| e.to_string())?;
+    let loaded = load_config(&path).map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    loaded.expert(&args.expert_key).map_err(|e| e.to_string())?;
+    // Flags are checked before anything that needs credentials or the workspace.
+    let budget = opts
+        .reasoning_budget
+        .as_deref()
+        .map(|b| {
+            b.parse::<ReasoningBudget>().map_err(|_| {
+                format!(
+                    "invalid --reasoning-budget \"{b}\": use none, minimal, low, medium, high, or a token count"
+                )
+            })
+        })
+        .transpose()?;
+    if opts.max_steps == Some(0) {
+        return Err("--max-steps must be at least 1".into());
+    }
+    let model = opts
+        .model
+        .clone()
+        .or_else(|| loaded.config.model.clone())
+        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
+    if let Some(usd) = opts.max_total_cost {
+        let prices = PriceTable::from_config(&loaded.config);
+        if prices.get(&model).is_none() {
+            return Err(format!(
+                "--max-total-cost {usd}: no price is known for model \"{model}\"; add \
+                 [pricing.\"{model}\"] with input and output (USD per million tokens) to {}, \
+                 or run without a cost budget",
+                path.display()
+            ));
+        }
+    }
+    let workspace = workspace(opts.workspace.as_deref())?;
+    let env_paths: Vec<String> = if opts.env_path.is_empty() {
+        loaded.config.env_paths()
+    } else {
+        opts.env_path
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    };
+    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
+    // The process environment, overlaid by the env files (never written back).
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    let env = Arc::new(env);
+
+    let mut config = loaded.config.clone();
+    if let Some(p) = &opts.provider {
+        let name = p.parse::<ProviderName>()?;
+        let setting = config
+            .provider
+            .as_ref()
+            .filter(|t| t.provider_name == name)
+            .and_then(|t| t.setting.clone());
+        config.provider = Some(ProviderTable {
+            provider_name: name,
+            setting,
+        });
+    }
+    if let Some(n) = opts.max_retries {
+        config.max_retries = Some(n);
+    }
+    if let Some(t) = opts.timeout {
+        config.timeout = Some(t);
+    }
+    let provider = HttpProvider::from_config(&config, &|name: &str| env.get(name).cloned())
+        .map_err(|e| e.to_string())?;
+    let storage = Arc::new(Storage::new(&workspace));
+    let (checkpoint, job_id) = continuation(args, &storage)?;
+    let input = input(args, checkpoint.as_ref())?;
+
+    let mut setting = RunSetting::from_config(&config, &args.expert_key, model, input);
+    if let Some(b) = budget {
+        setting.reasoning_budget = b;
+    }
+    if let Some(n) = opts.max_steps {
+        setting.max_steps = Some(n);
+    }
+    setting.max_total_tokens = opts.max_total_tokens;
+    setting.max_total_cost = opts.max_total_cost;
+    if let Some(secs) = opts.max_duration {
+        setting.max_duration = Some(Duration::from_secs(secs));
+    }
+    if let Some(j) = job_id.or_else(|| resume.job_id.clone()) {
+        if !perstack_core::id::is_valid_id(&j) {
+            return Err(format!(
+                "invalid job id \"{j}\": use letters, digits, '-' and '_'"
+            ));
+        }
+        setting.job_id = j;
+    }
+    setting.checkpoint = checkpoint;
+    setting.trace = trace(&loaded);
+    let host_options = HostOptions::new(&workspace).with_env(env);
+    let lock_path = loaded.dir().join(LOCKFILE_NAME);
+    let lockfile = if lock_path.exists() {
+        Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        lockfile,
+        setting,
+        provider,
+        host_options,
+        storage,
+    })
+}
+
+pub(crate) fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
+    let dir = match flag {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_dir().map_err(|e| e.to_string())?,
+    };
+    std::fs::canonicalize(&dir).map_err(|e| {
+        format!(
+            "workspace {} is not usable ({e}); create it or pass --workspace DIR",
+            dir.display()
+        )
+    })
+}
+
+/// The process environment overlaid by the env files (`--env-path`, else the config's
+/// `envPath`); the process environment itself is never written.
+pub(crate) fn environment(
+    loaded: &LoadedConfig,
+    flags: &[PathBuf],
+) -> Result<BTreeMap<String, String>, String> {
+    let env_paths: Vec<String> = if flags.is_empty() {
+        loaded.config.env_paths()
+    } else {
+        flags.iter().map(|p| p.display().to_string()).collect()
+    };
+    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(env)
+}
+
+/// The checkpoint to continue from and its job, for `--continue`, `--continue-job`,
+/// `--resume-from`.
+fn continuation(
+    args: &RunArgs,
+    storage: &Storage,
+) -> Result<(Option<Checkpoint>, Option<String>), String> {
+    let job = if args.resume.continue_latest {
+        Some(storage.latest_job().map_err(|e| e.to_string())?.ok_or(
+            "--continue: there is no job in this workspace yet; start one without --continue",
+        )?)
+    } else if let Some(id) = &args.resume.continue_job {
+        Some(storage.load_job(id).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let Some(job) = job else {
+        return Ok((None, None));
+    };
+    if args.resume.resume_from.is_none()
+        && let Some(cp) = super::waiting::waiting_delegate(args, storage, &job)?
+    {
+        return Ok((Some(cp), Some(job.id)));
+    }
+    let checkpoint_id = match &args.resume.resume_from {
+        Some(id) => id.clone(),
+        None => match storage
+            .list_checkpoints(&job.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .rfind(|c| c.expert_key == job.coordinator_expert_key)
+        {
+            Some(c) => c.id,
+            // Stopped (killed) before its first run stored anything, e.g. while skills were
+            // starting: the job starts over with the query given now.
+            None => return Ok((None, Some(job.id))),
+        },
+    };
+    let cp = storage
+        .load_checkpoint(&job.id, &checkpoint_id)
+        .map_err(|e| e.to_string())?;
+    Ok((Some(cp), Some(job.id)))
+}
+
+/// The query, or the interactive tool result (`-i`: plain text, or Perstack's JSON form).
+fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, String> {
+    if !args.resume.approve.is_empty() || !args.resume.deny.is_empty() {
+        return decisions(args, checkpoint);
+    }
+    let Some(raw) = &args.resume.interactive_tool_call_result else {
+        // A blank query adds no empty user message to a continued run (a run stopped by a
+        // limit, an error or a signal resumes without one).
+        if checkpoint.is_some() && args.query.trim().is_empty() {
+            return Ok(RunInput::default());
+        }
+        return Ok(RunInput::query(args.query.clone()));
+    };
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw)
+        && v.is_object()
+    {
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!(
+                        "-i JSON needs a string \"{k}\" (toolCallId, toolName, skillName, text)"
+                    )
+                })
+        };
+        return Ok(RunInput::tool_result(InteractiveToolCallResult {
+            tool_call_id: field("toolCallId")?,
+            tool_name: field("toolName")?,
+            skill_name: field("skillName")?,
+            text: field("text")?,
+            is_error: None,
+        }));
+    }
+    // Plain text answers the pending interactive call of the checkpoint being continued.
+    let cp = checkpoint.ok_or("-i needs --continue or --continue-job: it answers a stopped run")?;
+    if cp.status != CheckpointStatus::StoppedByInteractiveTool {
+        return Err(format!(
+            "-i: the checkpoint {} is {:?}, not waiting for an interactive tool",
+            cp.id, cp.status
+        ));
+    }
+    let call = cp
+        .pending_tool_calls
+        .as_ref()
+        .and_then(|p| p.first())
+        .ok_or("-i: the checkpoint has no pending tool call")?;
+    Ok(RunInput::tool_result(InteractiveToolCallResult {
+        tool_call_id: call.id.clone(),
+        tool_name: call.tool_name.clone(),
+        skill_name: call.skill_name.clone(),
+        text: raw.clone(),
+        is_error: None,
+    }))
+}
+
+/// `--approve` / `--deny` decisions for a run stopped for approval; a non-blank query is
+/// added as a user message.
+fn decisions(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, String> {
+    let cp = checkpoint.ok_or(
+        "--approve/--deny need --continue or --continue-job: they decide on a stopped run",
+    )?;
+    if cp.status != CheckpointStatus::StoppedByApproval {
+        return Err(format!(
+            "--approve/--deny: the checkpoint {} is {:?}, not waiting for approval",
+            cp.id, cp.status
+        ));
+    }
+    let mut input = RunInput {
+        text: (!args.query.trim().is_empty()).then(|| args.query.clone()),
+        ..RunInput::default()
+    };
+    for id in &args.resume.approve {
+        input = input.approve(id.clone());
+    }
+    for id in &args.resume.deny {
+        input = input.deny(id.clone(), args.resume.reason.clone());
+    }
+    Ok(input)
+}
+
+fn trace(loaded: &LoadedConfig) -> TraceInfo {
+    let sha = |bytes: &[u8]| format!("sha256:{:x}", Sha256::digest(bytes));
+    let lock = std::fs::read(loaded.dir().join(LOCKFILE_NAME)).ok();
+    TraceInfo {
+        git_revision: option_env!("PERSTACK_GIT_REVISION").map(str::to_string),
+        config_hash: Some(sha(loaded.source.as_bytes())),
+        lockfile_hash: lock.as_deref().map(sha),
+    }
+}

@@ -1,0 +1,136 @@
+//! Answers read line by line (stdin: a person at a terminal, or a pipe in tests) for runs
+//! that stop for an interactive tool or an approval. Prompts go to stderr, so the transcript
+//! on stdout stays what `replay` prints.
+
+use std::io::{BufRead, Write};
+
+use perstack_core::ToolCall;
+use perstack_runtime::{InteractiveToolCallResult, RunInput};
+
+/// Reads answers from `input`, writing prompts to `prompts`.
+pub(crate) struct Prompter<R, W> {
+    input: R,
+    prompts: W,
+}
+
+impl<R: BufRead, W: Write> Prompter<R, W> {
+    /// A prompter over `input` and `prompts`.
+    pub(crate) fn new(input: R, prompts: W) -> Self {
+        Prompter { input, prompts }
+    }
+
+    /// One line after `prompt`, without its line ending; `None` at end of input.
+    fn ask(&mut self, prompt: &str) -> Option<String> {
+        let _ = write!(self.prompts, "{prompt}");
+        let _ = self.prompts.flush();
+        let mut line = String::new();
+        match self.input.read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                let _ = writeln!(self.prompts);
+                None
+            }
+            Ok(_) => {
+                let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+                Some(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_string())
+            }
+        }
+    }
+
+    /// The answer to the interactive call `call` (its question is in the transcript).
+    pub(crate) fn interactive(&mut self, call: &ToolCall) -> Option<InteractiveToolCallResult> {
+        let text = self.ask(&format!("answer to {} > ", call.tool_name))?;
+        Some(InteractiveToolCallResult {
+            tool_call_id: call.id.clone(),
+            tool_name: call.tool_name.clone(),
+            skill_name: call.skill_name.clone(),
+            text,
+            is_error: None,
+        })
+    }
+
+    /// A decision for every call in `calls`: y approves; n denies, with an optional reason.
+    pub(crate) fn approvals(&mut self, calls: &[ToolCall]) -> Option<RunInput> {
+        let mut input = RunInput::default();
+        for c in calls {
+            let prompt = format!(
+                "approve {} › {} ({})? [y/n] > ",
+                c.skill_name, c.tool_name, c.id
+            );
+            loop {
+                let answer = self.ask(&prompt)?;
+                match answer.trim().to_ascii_lowercase().as_str() {
+                    "y" | "yes" => {
+                        input = input.approve(c.id.clone());
+                        break;
+                    }
+                    "n" | "no" => {
+                        let reason = self.ask("reason (optional) > ")?;
+                        let reason = Some(reason.trim().to_string()).filter(|r| !r.is_empty());
+                        input = input.deny(c.id.clone(), reason);
+                        break;
+                    }
+                    _ => {
+                        let _ = writeln!(self.prompts, "please answer y or n");
+                    }
+                }
+            }
+        }
+        Some(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perstack_runtime::{Decision, ToolCallDecision};
+    use pretty_assertions::assert_eq;
+
+    fn call(id: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            skill_name: "tools".into(),
+            tool_name: "rm".into(),
+            args: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn approvals_take_y_and_n_with_a_reason_and_reask_on_other_input() {
+        let mut p = Prompter::new(&b"maybe\ny\nn\nnot today\r\n"[..], Vec::new());
+        let input = p.approvals(&[call("a"), call("b")]).unwrap();
+        assert_eq!(
+            input.decisions,
+            vec![
+                ToolCallDecision {
+                    tool_call_id: "a".into(),
+                    decision: Decision::Approve
+                },
+                ToolCallDecision {
+                    tool_call_id: "b".into(),
+                    decision: Decision::Deny {
+                        reason: Some("not today".into())
+                    }
+                },
+            ]
+        );
+        assert!(
+            String::from_utf8(p.prompts)
+                .unwrap()
+                .contains("please answer y or n")
+        );
+    }
+
+    #[test]
+    fn end_of_input_gives_no_answer() {
+        let mut p = Prompter::new(&b""[..], Vec::new());
+        assert_eq!(p.interactive(&call("a")), None);
+        let mut p = Prompter::new(&b"y\n"[..], Vec::new());
+        assert_eq!(p.approvals(&[call("a"), call("b")]), None);
+    }
+
+    #[test]
+    fn an_interactive_answer_is_the_line() {
+        let mut p = Prompter::new(&b"blue\n"[..], Vec::new());
+        assert_eq!(p.interactive(&call("a")).unwrap().text, "blue");
+    }
+}
