@@ -64,13 +64,16 @@ pub struct TokenCounts {
 }
 
 impl From<&Usage> for TokenCounts {
-    /// Providers report cached tokens as part of `inputTokens` and reasoning as part of
-    /// `outputTokens`; `Usage` has no cache-write count, so cache writes are priced as input.
+    /// Providers report cache reads and writes as part of `inputTokens` and reasoning as part
+    /// of `outputTokens`.
     fn from(u: &Usage) -> Self {
         TokenCounts {
-            input: u.input_tokens.saturating_sub(u.cached_input_tokens),
+            input: u
+                .input_tokens
+                .saturating_sub(u.cached_input_tokens)
+                .saturating_sub(u.cache_write_input_tokens),
             cache_read: u.cached_input_tokens,
-            cache_write: 0,
+            cache_write: u.cache_write_input_tokens,
             output: u.output_tokens,
         }
     }

@@ -17,6 +17,15 @@ pub struct Usage {
     pub total_tokens: u64,
     /// Input tokens served from the provider's prompt cache.
     pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic's cache creation),
+    /// included in `inputTokens`. Our addition, left out of the JSON when 0 so the shape stays
+    /// Perstack's; it lets cost estimates price cache writes at their own rate.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_input_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl std::ops::Add for Usage {
@@ -32,6 +41,9 @@ impl std::ops::Add for Usage {
             cached_input_tokens: self
                 .cached_input_tokens
                 .saturating_add(other.cached_input_tokens),
+            cache_write_input_tokens: self
+                .cache_write_input_tokens
+                .saturating_add(other.cache_write_input_tokens),
         }
     }
 }
@@ -55,6 +67,7 @@ mod tests {
             reasoning_tokens: 3,
             total_tokens: u64::MAX,
             cached_input_tokens: 5,
+            cache_write_input_tokens: 7,
         };
         u += Usage {
             input_tokens: 10,
@@ -62,6 +75,7 @@ mod tests {
             reasoning_tokens: 30,
             total_tokens: 1,
             cached_input_tokens: 50,
+            cache_write_input_tokens: 70,
         };
         assert_eq!(
             u,
@@ -71,7 +85,35 @@ mod tests {
                 reasoning_tokens: 33,
                 total_tokens: u64::MAX,
                 cached_input_tokens: 55,
+                cache_write_input_tokens: 77,
             }
         );
+    }
+
+    #[test]
+    fn the_cache_write_count_is_left_out_when_zero_so_the_shape_stays_perstacks() {
+        let u = Usage {
+            input_tokens: 1,
+            output_tokens: 2,
+            reasoning_tokens: 0,
+            total_tokens: 3,
+            cached_input_tokens: 0,
+            cache_write_input_tokens: 0,
+        };
+        let v = serde_json::to_value(u).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"inputTokens": 1, "outputTokens": 2, "reasoningTokens": 0,
+                "totalTokens": 3, "cachedInputTokens": 0})
+        );
+        let back: Usage = serde_json::from_value(v).unwrap();
+        assert_eq!(back, u);
+        let written = Usage {
+            cache_write_input_tokens: 9,
+            ..u
+        };
+        let v = serde_json::to_value(written).unwrap();
+        assert_eq!(v["cacheWriteInputTokens"], 9);
+        assert_eq!(serde_json::from_value::<Usage>(v).unwrap(), written);
     }
 }

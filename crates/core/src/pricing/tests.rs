@@ -19,6 +19,7 @@ fn usage(input: u64, cached: u64, output: u64) -> Usage {
         reasoning_tokens: 0,
         total_tokens: input + output,
         cached_input_tokens: cached,
+        cache_write_input_tokens: 0,
     }
 }
 
@@ -227,6 +228,7 @@ proptest! {
             reasoning_tokens: 0,
             total_tokens: input.saturating_add(output),
             cached_input_tokens: cached,
+            cache_write_input_tokens: 0,
         };
         let c = p.cost(&u);
         prop_assert!(c.is_finite() && c >= 0.0, "{c}");
@@ -235,4 +237,26 @@ proptest! {
         prop_assert!(p.cost(&more_in) >= c);
         prop_assert!(p.cost(&more_out) >= c);
     }
+}
+
+#[test]
+fn cache_writes_are_priced_at_their_own_rate_and_not_again_as_input() {
+    // 1M input tokens: 200k read from the cache, 300k written to it, 500k plain; 10k output.
+    let u = Usage {
+        cache_write_input_tokens: 300_000,
+        ..usage(1_000_000, 200_000, 10_000)
+    };
+    assert_eq!(
+        TokenCounts::from(&u),
+        TokenCounts {
+            input: 500_000,
+            cache_read: 200_000,
+            cache_write: 300_000,
+            output: 10_000,
+        }
+    );
+    let p = price(3.0, 15.0, 0.3, 3.75);
+    // 0.5 * 3 + 0.2 * 0.3 + 0.3 * 3.75 + 0.01 * 15
+    let expected = 1.5 + 0.06 + 1.125 + 0.15;
+    assert!((p.cost(&u) - expected).abs() < 1e-9, "{}", p.cost(&u));
 }

@@ -27,6 +27,7 @@ pub(super) fn usage(input: u64, output: u64) -> Usage {
         reasoning_tokens: 0,
         total_tokens: input + output,
         cached_input_tokens: 0,
+        cache_write_input_tokens: 0,
     }
 }
 

@@ -179,6 +179,7 @@ impl AnthropicDecoder {
             reasoning_tokens: out.current_usage().reasoning_tokens,
             total_tokens: input + output,
             cached_input_tokens: cached,
+            cache_write_input_tokens: w.cache_creation_input_tokens.unwrap_or(0),
         });
     }
 

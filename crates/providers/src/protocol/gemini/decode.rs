@@ -142,6 +142,7 @@ impl GeminiDecoder {
             reasoning_tokens: thoughts,
             total_tokens: u.total_token_count.unwrap_or(input + output),
             cached_input_tokens: u.cached_content_token_count.unwrap_or(0),
+            cache_write_input_tokens: 0,
         });
     }
 }

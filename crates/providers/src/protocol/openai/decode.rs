@@ -214,6 +214,7 @@ impl OpenAiDecoder {
                 .unwrap_or(0),
             total_tokens: u.total_tokens.unwrap_or(input + output),
             cached_input_tokens: cached,
+            cache_write_input_tokens: 0,
         });
     }
 
