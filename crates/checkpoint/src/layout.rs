@@ -132,7 +132,8 @@ fn resolve(path: &Path) -> Result<PathBuf, StorageError> {
         match existing.canonicalize() {
             Ok(c) => break c,
             Err(e) => {
-                let (Some(parent), Some(last)) = (existing.parent(), existing.components().next_back())
+                let (Some(parent), Some(last)) =
+                    (existing.parent(), existing.components().next_back())
                 else {
                     return Err(StorageError::io("resolving", path, e));
                 };

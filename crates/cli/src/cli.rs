@@ -83,6 +83,18 @@ pub struct BaseSkillArgs {
     pub max_workspace_files: Option<u64>,
 }
 
+/// Where jobs, checkpoints and event logs live. Flattened into every command that reads or
+/// writes them (`#[command(flatten)] pub storage: StorageArgs`), then opened with
+/// `crate::state_dir::open(&args.storage, &workspace)`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// Keep jobs, checkpoints and event logs in DIR (DIR/jobs/<jobId>/...) instead of
+    /// <workspace>/perstack/. DIR must lie outside the workspace: exec children and stdio
+    /// skills can write anywhere in the workspace, never in DIR.
+    #[arg(long, value_name = "DIR", env = "PERSTACK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
 /// `perstack log`: Perstack's filters plus `--verify`.
 #[derive(Debug, Args)]
 #[command(
@@ -138,6 +150,9 @@ pub struct LogArgs {
     /// Workspace holding perstack/ [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location.
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `perstack install`.
@@ -149,6 +164,10 @@ pub struct InstallArgs {
     /// Workspace the skills start in [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location (with a state folder, skills need not be kept off
+    /// <workspace>/perstack/).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `perstack validate`.
@@ -301,9 +320,12 @@ pub struct RunArgs {
     /// Why the calls given with --deny were denied; told to the model.
     #[arg(long, value_name = "TEXT", requires = "deny")]
     pub reason: Option<String>,
-    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ [default: current folder].
+    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ unless --state-dir is given [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location.
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Verbose logs on stderr.
     #[arg(long)]
     pub verbose: bool,

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config_path;
+mod state_dir;
 
 use std::process::ExitCode;
 

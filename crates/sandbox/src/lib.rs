@@ -16,7 +16,9 @@ pub mod net;
 pub mod redact;
 pub mod workspace;
 
-pub use confine::{Confinement, ConfinementPolicy, ConfinementReport, Enforcement};
+pub use confine::{
+    Confinement, ConfinementPolicy, ConfinementReport, Enforcement, MountNamespaceReport,
+};
 pub use error::{Result, SandboxError};
 pub use net::{CheckedTarget, NetworkGuard, NetworkPolicy, Refusal};
 pub use redact::Redactor;
