@@ -450,7 +450,13 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
             continue;
         }
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true);
         if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
             && String::from_utf8_lossy(&cmdline).contains(needle)
@@ -487,7 +493,10 @@ async fn exec_timeout_kills_a_grandchild_that_left_with_setsid() {
     std::fs::write(&go, "").unwrap();
     // Ample time for a survivor to notice and write.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert!(!marker.exists(), "the setsid grandchild survived the timeout");
+    assert!(
+        !marker.exists(),
+        "the setsid grandchild survived the timeout"
+    );
     let left = processes_mentioning(&env.ws.display().to_string());
     assert!(left.is_empty(), "survivors: {left:?}");
 }
@@ -532,7 +541,10 @@ async fn exec_children_cannot_touch_the_storage_folder() {
     assert_eq!(meta.uid(), rustix::process::geteuid().as_raw());
     if userns {
         assert!(!storage.join("x").exists(), "{r:?}");
-        assert_eq!(std::fs::read_to_string(storage.join("jobs/keep")).unwrap(), "k");
+        assert_eq!(
+            std::fs::read_to_string(storage.join("jobs/keep")).unwrap(),
+            "k"
+        );
     } else {
         eprintln!("no user namespaces here: the storage folder is not hidden from exec");
     }
