@@ -146,10 +146,12 @@ fn supervise_until_done(
     }
 }
 
-/// Reaps every exited child; returns the program's outcome once it has exited.
+/// Reaps every exited child (any process group: `wait`, not rustix's `waitpid(None)`,
+/// which is the caller's group only and misses `setsid` orphans); returns the program's
+/// outcome once it has exited.
 fn reap_until(program: libc::pid_t) -> Option<Outcome> {
     loop {
-        match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some((pid, status))) => {
                 if pid.as_raw_nonzero().get() == program {
                     return Some(match status.exit_status() {
@@ -172,7 +174,7 @@ fn kill_every_descendant(me: Pid, set: &libc::sigset_t) {
     let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
     loop {
         kill_children(me, &mut buf);
-        match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some(_)) | Err(Errno::INTR) => {}
             Ok(None) => {
                 let timeout = libc::timespec {

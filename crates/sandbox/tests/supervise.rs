@@ -95,7 +95,10 @@ fn mentioning(needle: &str) -> Vec<String> {
 fn assert_no_survivor(d: &Path, grandchild: &str) {
     assert!(
         !alive(grandchild),
-        "the setsid grandchild {grandchild} survived"
+        "the setsid grandchild {grandchild} survived: {:?} {:?}",
+        std::fs::read_to_string(format!("/proc/{grandchild}/stat")),
+        std::fs::read(format!("/proc/{grandchild}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).into_owned()),
     );
     std::thread::sleep(Duration::from_secs(DELAY_S * 2 + 1));
     assert!(
