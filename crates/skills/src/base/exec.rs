@@ -24,12 +24,21 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 /// How long the supervisor has to take its tree down after SIGTERM.
 const SUPERVISOR_GRACE: Duration = Duration::from_secs(10);
 
-/// Sends SIGTERM to the supervisor when dropped (it is gone already after a normal end).
-struct TerminateOnDrop(u32);
+/// Sends SIGTERM to the supervisor when dropped before it was reaped (a cancelled call).
+struct TerminateOnDrop(Option<u32>);
+
+impl TerminateOnDrop {
+    /// The supervisor has been reaped: its pid is no longer ours to signal.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for TerminateOnDrop {
     fn drop(&mut self) {
-        terminate(self.0);
+        if let Some(pid) = self.0 {
+            terminate(pid);
+        }
     }
 }
 
@@ -93,7 +102,7 @@ async fn run(
     };
     let pgid = child.id();
     // Whatever way this call ends, even dropped mid-way, the supervisor is told to stop.
-    let _guard = pgid.map(TerminateOnDrop);
+    let mut guard = TerminateOnDrop(pgid);
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return fail("SpawnError", "child has no output pipes");
     };
@@ -108,8 +117,9 @@ async fn run(
                 Ok(s) => s,
                 Err(e) => return fail("ExecError", format!("waiting for {}: {e}", p.command)),
             };
-            // Background processes left in the group must not outlive the call.
-            kill_group(pgid);
+            // The supervisor exited after killing every leftover; its pid is reaped and may
+            // be reused, so nothing is sent to it or its group any more.
+            guard.disarm();
             finish(p, status, stdout, stderr)
         }
         Err(_) => {
@@ -126,6 +136,7 @@ async fn run(
                 kill_group(pgid);
                 let _ = child.wait().await;
             }
+            guard.disarm();
             fail(
                 "Timeout",
                 format!("Command timed out after {timeout_ms}ms."),
