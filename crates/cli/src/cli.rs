@@ -81,6 +81,11 @@ pub struct BaseSkillArgs {
     /// Workspace entry-count limit (files, folders, links).
     #[arg(long, value_name = "N")]
     pub max_workspace_files: Option<u64>,
+    /// Do not hide <workspace>/perstack/ from exec children (for runtimes that keep their
+    /// storage in a --state-dir): no user namespace is then needed, also under
+    /// --require-full-confinement.
+    #[arg(long)]
+    pub no_hide_storage: bool,
 }
 
 /// Where jobs, checkpoints and event logs live. Flattened into every command that reads or
