@@ -372,3 +372,65 @@ fn fail_closed_requires_the_mount_namespace_when_hiding() {
         }
     }
 }
+
+/// Set (on the child only) when this test binary re-runs itself where user namespaces are
+/// unavailable.
+const NO_USERNS_ROLE: &str = "PERSTACK_TEST_INSIDE_NO_USERNS";
+
+#[test]
+fn without_user_namespaces_the_layer_reports_none_and_fail_closed_refuses() {
+    if std::env::var_os(NO_USERNS_ROLE).is_some() {
+        return no_userns_inner();
+    }
+    if !userns_available() {
+        // This machine already lacks them: check directly.
+        return no_userns_inner();
+    }
+    // Re-run this test in a user namespace whose limit on nested user namespaces is 0: the
+    // situation of a container whose seccomp profile refuses unshare.
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "-Ur",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" --exact \"$1\" --nocapture",
+        ])
+        .arg(&exe)
+        .arg("without_user_namespaces_the_layer_reports_none_and_fail_closed_refuses")
+        .env(NO_USERNS_ROLE, "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+fn no_userns_inner() {
+    let d = dirs();
+    let storage = d.ws.join("perstack");
+    let policy = ConfinementPolicy::new(&d.ws, None).hiding(&storage);
+    let (out, report) = run(
+        &policy,
+        &d.ws,
+        "sh",
+        &["-c", "echo x > perstack/x && echo WROTE"],
+    );
+    eprintln!("report: {}", serde_json::to_string(&report).unwrap());
+    assert_eq!(report.mount_namespace.status, Enforcement::None);
+    assert!(report.mount_namespace.reason.is_some());
+    assert!(!report.is_full());
+    // Today's behaviour: the child runs, the other layers stay, the folder is writable.
+    assert!(out.status.success(), "{out:?}");
+    assert!(storage.join("x").exists());
+    let err = Confinement::prepare(&policy.clone().fail_closed(true)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("mount namespace") && text.contains("full enforcement was required"),
+        "{text}"
+    );
+}
