@@ -48,6 +48,17 @@ pub enum StorageError {
         /// The id.
         id: String,
     },
+    /// `--state-dir` names the workspace, a folder inside it, or a folder containing it.
+    #[error(
+        "state folder {dir} overlaps the workspace {workspace}; it must lie outside the \
+         workspace (e.g. ~/.local/state/perstack), where exec children and skills cannot write"
+    )]
+    StateDirInWorkspace {
+        /// The state folder, resolved.
+        dir: PathBuf,
+        /// The workspace, resolved.
+        workspace: PathBuf,
+    },
     /// A value could not be serialized (should not happen for our own types).
     #[error("cannot serialize {what}: {source}")]
     Serialize {

@@ -1,4 +1,6 @@
-//! Storage of jobs, checkpoints and event logs under `<workspace>/perstack/`.
+//! Storage of jobs, checkpoints and event logs under `<workspace>/perstack/` (Perstack's
+//! default) or a state folder outside the workspace ([`Storage::in_state_dir`], the CLI's
+//! `--state-dir`), where confined `exec` children and stdio skills cannot write.
 //!
 //! Layout (Perstack's, plus our message logs):
 //!

@@ -108,6 +108,20 @@ impl Storage {
         }
     }
 
+    /// Storage in a state folder outside the workspace (`DIR/jobs/...`); see
+    /// [`Layout::state_dir`] for what is refused.
+    pub fn in_state_dir(dir: &Path, workspace: &Path) -> Result<Self, StorageError> {
+        Ok(Self::with_layout(Layout::state_dir(dir, workspace)?))
+    }
+
+    /// Storage on a given layout.
+    pub fn with_layout(layout: Layout) -> Self {
+        Storage {
+            layout,
+            message_logs: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The paths in use.
     pub fn layout(&self) -> &Layout {
         &self.layout

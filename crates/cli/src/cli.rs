@@ -92,6 +92,23 @@ pub struct BaseSkillArgs {
     /// Workspace entry-count limit (files, folders, links).
     #[arg(long, value_name = "N")]
     pub max_workspace_files: Option<u64>,
+    /// Do not hide <workspace>/perstack/ from exec children (for runtimes that keep their
+    /// storage in a --state-dir): no user namespace is then needed, also under
+    /// --require-full-confinement.
+    #[arg(long)]
+    pub no_hide_storage: bool,
+}
+
+/// Where jobs, checkpoints and event logs live. Flattened into every command that reads or
+/// writes them (`#[command(flatten)] pub storage: StorageArgs`), then opened with
+/// `crate::state_dir::open(&args.storage, &workspace)`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// Keep jobs, checkpoints and event logs in DIR (DIR/jobs/<jobId>/...) instead of
+    /// <workspace>/perstack/. DIR must lie outside the workspace: exec children and stdio
+    /// skills can write anywhere in the workspace, never in DIR.
+    #[arg(long, value_name = "DIR", env = "PERSTACK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `perstack log`: Perstack's filters plus `--verify`.
@@ -149,6 +166,9 @@ pub struct LogArgs {
     /// Workspace holding perstack/ [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location.
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `perstack install`.
@@ -160,6 +180,10 @@ pub struct InstallArgs {
     /// Workspace the skills start in [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location (with a state folder, skills need not be kept off
+    /// <workspace>/perstack/).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `perstack validate`.
@@ -250,9 +274,12 @@ pub struct RunOptions {
     /// Env file to load (repeatable) [default: .env, .env.local next to perstack.toml].
     #[arg(long, value_name = "PATH")]
     pub env_path: Vec<PathBuf>,
-    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ [default: current folder].
+    /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ unless --state-dir is given [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Storage location.
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// `run`: debug logs on stderr. `start`: skill start-up and stderr lines in the transcript.
     #[arg(long)]
     pub verbose: bool,
@@ -302,7 +329,7 @@ What it shows (stdout):
   delegations indented, retries, and how the run ended with what to do next. A status line
   (step, tokens, elapsed time) is redrawn on stderr when stderr is a terminal. Colour is
   used only when stdout is a terminal and NO_COLOR is unset.
-  Events are stored in <workspace>/perstack/ as with `run`; `perstack replay <job>` prints
+  Events are stored as with `run` (<workspace>/perstack/, or --state-dir); `perstack replay <job>` prints
   the same transcript again.
 
 Prompts (answers are read line by line from stdin, so they can be piped):

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config_path;
 mod render;
+mod state_dir;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@
 //! - [`env`]: the environment a child process receives.
 //! - [`net`]: the network guard (SSRF checks, IP pinning, redirects, `allowedDomains`).
 //! - [`redact`]: secret redaction.
+//! - [`supervise`]: a subreaper that kills every descendant of a child when it ends.
 //!
 //! Every layer assumes the one above it failed.
 
@@ -14,9 +15,12 @@ pub mod env;
 mod error;
 pub mod net;
 pub mod redact;
+pub mod supervise;
 pub mod workspace;
 
-pub use confine::{Confinement, ConfinementPolicy, ConfinementReport, Enforcement};
+pub use confine::{
+    Confinement, ConfinementPolicy, ConfinementReport, Enforcement, MountNamespaceReport,
+};
 pub use error::{Result, SandboxError};
 pub use net::{CheckedTarget, NetworkGuard, NetworkPolicy, Refusal};
 pub use redact::Redactor;

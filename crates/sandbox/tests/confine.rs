@@ -229,3 +229,208 @@ fn only_local_socket_families_remain_without_network() {
         assert_eq!(lines[i + 1], format!("{fam} {eacces}"), "{text}");
     }
 }
+
+/// Whether this machine lets an unprivileged process create user and mount namespaces.
+fn userns_available() -> bool {
+    Command::new("unshare")
+        .args(["-Urm", "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn hidden_storage_is_empty_and_read_only_to_the_child() {
+    use std::os::unix::fs::MetadataExt;
+    let d = dirs();
+    let storage = d.ws.join("perstack");
+    std::fs::create_dir_all(storage.join("jobs/j1")).unwrap();
+    std::fs::write(storage.join("jobs/j1/job.json"), "{}").unwrap();
+    let policy = ConfinementPolicy::new(&d.ws, Some(d.tmp.clone())).hiding(&storage);
+    // Every way a child could tamper with the storage folder, each announcing success.
+    let script = "echo in > in.txt; mkdir -p sub && echo s > sub/s.txt; \
+        echo listing; ls -A perstack; echo end; \
+        echo x > perstack/x && echo WROTE; \
+        echo y >> perstack/jobs/j1/job.json && echo APPENDED; \
+        rm perstack/jobs/j1/job.json && echo REMOVED; \
+        mkdir perstack/new && echo MKDIR; \
+        mv perstack moved && echo MOVED; \
+        rmdir perstack && echo RMDIR; \
+        umount perstack && echo UMOUNTED; \
+        mount -o remount,rw perstack && echo REMOUNTED; \
+        unshare -Urm sh -c 'umount perstack || mount -o remount,rw perstack; echo z > perstack/z' && echo NESTED; \
+        true";
+    let (out, report) = run(&policy, &d.ws, "sh", &["-c", script]);
+    eprintln!("report: {}", serde_json::to_string(&report).unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("child stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    // Writes elsewhere in the workspace work, with the runtime's owner.
+    assert_eq!(
+        std::fs::read_to_string(d.ws.join("in.txt")).unwrap(),
+        "in\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.ws.join("sub/s.txt")).unwrap(),
+        "s\n"
+    );
+    let me = rustix::process::geteuid().as_raw();
+    for f in ["in.txt", "sub", "sub/s.txt"] {
+        let meta = std::fs::metadata(d.ws.join(f)).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (me, rustix::process::getegid().as_raw()),
+            "{f}"
+        );
+    }
+    if userns_available() {
+        assert_eq!(
+            report.mount_namespace.status,
+            Enforcement::Full,
+            "{report:?}"
+        );
+        assert_eq!(report.mount_namespace.hidden, vec![storage.clone()]);
+        // The child sees an empty folder.
+        assert!(stdout.contains("listing\nend\n"), "{stdout}");
+        for done in [
+            "WROTE",
+            "APPENDED",
+            "REMOVED",
+            "MKDIR",
+            "MOVED",
+            "RMDIR",
+            "UMOUNTED",
+            "REMOUNTED",
+            "NESTED",
+        ] {
+            assert!(!stdout.contains(done), "{done}: {stdout}");
+        }
+        assert!(!storage.join("x").exists() && !storage.join("new").exists());
+        assert!(!storage.join("z").exists() && !d.ws.join("moved").exists());
+        assert_eq!(
+            std::fs::read_to_string(storage.join("jobs/j1/job.json")).unwrap(),
+            "{}"
+        );
+        // The runtime's own writes still work.
+        std::fs::write(storage.join("jobs/j1/job.json"), "{\"ok\":1}").unwrap();
+    } else {
+        eprintln!("user namespaces unavailable: the storage folder stays writable");
+        assert_eq!(report.mount_namespace.status, Enforcement::None);
+        assert!(report.mount_namespace.reason.is_some());
+        assert!(!report.is_full());
+    }
+}
+
+#[test]
+fn a_missing_storage_folder_is_created_before_it_is_hidden() {
+    let d = dirs();
+    let storage = d.ws.join("perstack");
+    let policy = ConfinementPolicy::new(&d.ws, None).hiding(&storage);
+    let (out, report) = run(
+        &policy,
+        &d.ws,
+        "sh",
+        &["-c", "echo x > perstack/x && echo WROTE; true"],
+    );
+    assert!(storage.is_dir());
+    if report.mount_namespace.status == Enforcement::Full {
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("WROTE"));
+        assert!(!storage.join("x").exists());
+    }
+}
+
+#[test]
+fn a_link_in_place_of_the_storage_folder_is_refused() {
+    let d = dirs();
+    let storage = d.ws.join("perstack");
+    std::os::unix::fs::symlink(&d.outside, &storage).unwrap();
+    let policy = ConfinementPolicy::new(&d.ws, None).hiding(&storage);
+    let err = Confinement::prepare(&policy).unwrap_err();
+    assert!(err.to_string().contains("not a folder"), "{err}");
+}
+
+#[test]
+fn fail_closed_requires_the_mount_namespace_when_hiding() {
+    let d = dirs();
+    let plain = Confinement::prepare(&ConfinementPolicy::new(&d.ws, None))
+        .unwrap()
+        .report()
+        .clone();
+    let strict = ConfinementPolicy::new(&d.ws, None)
+        .hiding(d.ws.join("perstack"))
+        .fail_closed(true);
+    match Confinement::prepare(&strict) {
+        Ok(c) => {
+            assert_eq!(c.report().mount_namespace.status, Enforcement::Full);
+            assert!(userns_available());
+        }
+        Err(e) => {
+            assert!(!plain.is_full() || !userns_available(), "{e}");
+            assert!(
+                e.to_string().contains("full enforcement was required"),
+                "{e}"
+            );
+        }
+    }
+}
+
+/// Set (on the child only) when this test binary re-runs itself where user namespaces are
+/// unavailable.
+const NO_USERNS_ROLE: &str = "PERSTACK_TEST_INSIDE_NO_USERNS";
+
+#[test]
+fn without_user_namespaces_the_layer_reports_none_and_fail_closed_refuses() {
+    if std::env::var_os(NO_USERNS_ROLE).is_some() {
+        return no_userns_inner();
+    }
+    if !userns_available() {
+        // This machine already lacks them: check directly.
+        return no_userns_inner();
+    }
+    // Re-run this test in a user namespace whose limit on nested user namespaces is 0: the
+    // situation of a container whose seccomp profile refuses unshare.
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "-Ur",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" --exact \"$1\" --nocapture",
+        ])
+        .arg(&exe)
+        .arg("without_user_namespaces_the_layer_reports_none_and_fail_closed_refuses")
+        .env(NO_USERNS_ROLE, "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+fn no_userns_inner() {
+    let d = dirs();
+    let storage = d.ws.join("perstack");
+    let policy = ConfinementPolicy::new(&d.ws, None).hiding(&storage);
+    let (out, report) = run(
+        &policy,
+        &d.ws,
+        "sh",
+        &["-c", "echo x > perstack/x && echo WROTE"],
+    );
+    eprintln!("report: {}", serde_json::to_string(&report).unwrap());
+    assert_eq!(report.mount_namespace.status, Enforcement::None);
+    assert!(report.mount_namespace.reason.is_some());
+    assert!(!report.is_full());
+    // Today's behaviour: the child runs, the other layers stay, the folder is writable.
+    assert!(out.status.success(), "{out:?}");
+    assert!(storage.join("x").exists());
+    let err = Confinement::prepare(&policy.clone().fail_closed(true)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("mount namespace") && text.contains("full enforcement was required"),
+        "{text}"
+    );
+}

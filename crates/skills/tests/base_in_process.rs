@@ -368,6 +368,29 @@ async fn exec_confinement_is_reported() {
         "{report:?}"
     );
     assert!(report.seccomp.ip_sockets_denied, "{report:?}");
+    // The storage folder is hidden from exec children where user namespaces are allowed.
+    let userns = std::process::Command::new("unshare")
+        .args(["-Urm", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let expected = if userns {
+        perstack_sandbox::Enforcement::Full
+    } else {
+        perstack_sandbox::Enforcement::None
+    };
+    assert_eq!(report.mount_namespace.status, expected, "{report:?}");
+    let outside = BaseSkill::new(
+        ws.path(),
+        BaseSkillOptions {
+            hide_storage: false,
+            ..BaseSkillOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        outside.exec_confinement().unwrap().mount_namespace.status,
+        perstack_sandbox::Enforcement::NotRequested
+    );
     let off = BaseSkill::new(
         ws.path(),
         BaseSkillOptions {
@@ -416,6 +439,115 @@ async fn exec_timeout_kills_the_process_group() {
         !marker.exists(),
         "a process of the group outlived the timeout"
     );
+}
+
+/// Live processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(needle)
+            && !zombie
+        {
+            found.push(name);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn exec_timeout_kills_a_grandchild_that_left_with_setsid() {
+    let env = start(BaseSkillOptions::default()).await;
+    let marker = env.ws.join("escaped");
+    let started = env.ws.join("started");
+    let go = env.ws.join("go");
+    // The grandchild leaves the process group and session, says so, then would write the
+    // marker once the test says go (after the timeout); the program waits for it to start,
+    // then sleeps past the timeout.
+    let script = format!(
+        "setsid sh -c 'echo $$ > {s}; until [ -e {g} ]; do sleep 0.1; done; echo x > {m}' & \
+         while [ ! -s {s} ]; do sleep 0.05; done; sleep 60",
+        s = started.display(),
+        g = go.display(),
+        m = marker.display()
+    );
+    let mut args = exec_args("sh", &["-c", &script]);
+    // Generous: the grandchild must be running before the timeout on a loaded machine.
+    args["timeout"] = json!(5000);
+    let r = call(&env, "exec", args).await;
+    assert_eq!(json_of(&r)["error"], "Timeout", "{r:?}");
+    assert!(started.exists(), "the grandchild never started");
+    std::fs::write(&go, "").unwrap();
+    // Ample time for a survivor to notice and write.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        !marker.exists(),
+        "the setsid grandchild survived the timeout"
+    );
+    let left = processes_mentioning(&env.ws.display().to_string());
+    assert!(left.is_empty(), "survivors: {left:?}");
+}
+
+#[tokio::test]
+async fn exec_leftovers_die_when_the_program_exits() {
+    let env = start(BaseSkillOptions::default()).await;
+    let marker = env.ws.join("daemon");
+    let started = env.ws.join("daemon-started");
+    let script = format!(
+        "setsid sh -c 'echo $$ > {s}; sleep 2; echo x > {m}' & \
+         while [ ! -s {s} ]; do sleep 0.05; done; echo done",
+        s = started.display(),
+        m = marker.display()
+    );
+    let r = call(&env, "exec", exec_args("sh", &["-c", &script])).await;
+    assert_eq!(json_of(&r), json!({"output": "done\n"}));
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert!(!marker.exists(), "a daemon outlived its exec call");
+    let left = processes_mentioning(&env.ws.display().to_string());
+    assert!(left.is_empty(), "survivors: {left:?}");
+}
+
+#[tokio::test]
+async fn exec_children_cannot_touch_the_storage_folder() {
+    use std::os::unix::fs::MetadataExt;
+    let env = start(BaseSkillOptions::default()).await;
+    let storage = env.ws.join("perstack");
+    std::fs::write(storage.join("jobs/keep"), "k").unwrap();
+    let script = "echo x > perstack/x; echo y >> perstack/jobs/keep; rm -f perstack/jobs/keep; \
+        echo ok > elsewhere.txt; ls -A perstack";
+    let r = call(&env, "exec", exec_args("sh", &["-c", script])).await;
+    let userns = std::process::Command::new("unshare")
+        .args(["-Urm", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert_eq!(
+        std::fs::read_to_string(env.ws.join("elsewhere.txt")).unwrap(),
+        "ok\n"
+    );
+    let meta = std::fs::metadata(env.ws.join("elsewhere.txt")).unwrap();
+    assert_eq!(meta.uid(), rustix::process::geteuid().as_raw());
+    if userns {
+        assert!(!storage.join("x").exists(), "{r:?}");
+        assert_eq!(
+            std::fs::read_to_string(storage.join("jobs/keep")).unwrap(),
+            "k"
+        );
+    } else {
+        eprintln!("no user namespaces here: the storage folder is not hidden from exec");
+    }
 }
 
 #[tokio::test]

@@ -137,3 +137,86 @@ fn python_mcp_sdk_lists_tools_writes_and_reads() {
     assert_eq!(seen["deniedIsError"], true);
     assert_eq!(seen["denied"]["error"], "AccessDenied");
 }
+
+/// Live processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(needle)
+            && !zombie
+        {
+            found.push(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn exec_descendants_die_when_the_server_is_killed() {
+    let (_tmp, ws) = workspace();
+    let (started, go, marker) = (ws.join("started"), ws.join("go"), ws.join("marker"));
+    let script = format!(
+        "setsid sh -c 'echo $$ > {s}; until [ -e {g} ]; do sleep 0.1; done; echo x > {m}' & sleep 600",
+        s = started.display(),
+        g = go.display(),
+        m = marker.display()
+    );
+    let mut server = Command::new(SERVER)
+        .args(["--workspace".as_ref(), ws.as_os_str()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    for r in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "exec", "arguments": {
+            "command": "sh", "args": ["-c", script], "env": {}, "cwd": ".", "stdout": true, "stderr": true,
+            "timeout": 600_000}}}),
+    ] {
+        writeln!(stdin, "{r}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed().as_secs() < 60, "the grandchild never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The runtime dies without any chance to clean up.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // The supervisor notices its parent is gone and takes the tree down.
+    let t0 = std::time::Instant::now();
+    let needle = ws.display().to_string();
+    while !processes_mentioning(&needle).is_empty() {
+        assert!(
+            t0.elapsed().as_secs() < 30,
+            "survivors: {:?}",
+            processes_mentioning(&needle)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(&go, "").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        !marker.exists(),
+        "the setsid grandchild outlived the server"
+    );
+}

@@ -38,7 +38,8 @@ async fn install(args: &InstallArgs) -> Result<String, String> {
     let loaded = load_config(&path).map_err(|e| e.to_string())?;
     let workspace = workspace(args.workspace.as_deref())?;
     let env = Arc::new(environment(&loaded, &[])?);
-    let options = HostOptions::new(&workspace).with_env(env);
+    let options =
+        crate::state_dir::host_options(&args.storage, HostOptions::new(&workspace).with_env(env));
     let lock = collect(&loaded.config, path.clone(), &options)
         .await
         .map_err(|e| e.to_string())?;

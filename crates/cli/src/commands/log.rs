@@ -27,7 +27,7 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
         Some(w) => w.clone(),
         None => std::env::current_dir().map_err(|e| e.to_string())?,
     };
-    let storage = Storage::new(&workspace);
+    let storage = crate::state_dir::open(&args.storage, &workspace)?;
     let job = match &args.job {
         Some(id) => storage.load_job(id).map_err(|e| e.to_string())?,
         None => match storage.latest_job().map_err(|e| e.to_string())? {

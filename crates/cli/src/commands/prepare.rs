@@ -106,7 +106,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     let provider = HttpProvider::from_config(&config, &|name: &str| env.get(name).cloned())
         .map_err(|e| e.to_string())?;
-    let storage = Arc::new(Storage::new(&workspace));
+    let storage = Arc::new(crate::state_dir::open(&opts.storage, &workspace)?);
     let (checkpoint, job_id) = continuation(args, &storage)?;
     let input = input(args, checkpoint.as_ref())?;
 
@@ -132,7 +132,8 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     setting.checkpoint = checkpoint;
     setting.trace = trace(&loaded);
-    let host_options = HostOptions::new(&workspace).with_env(env);
+    let host_options =
+        crate::state_dir::host_options(&opts.storage, HostOptions::new(&workspace).with_env(env));
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
     let lockfile = if lock_path.exists() {
         Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)

@@ -26,7 +26,8 @@ pub fn run(args: &ReplayArgs) -> u8 {
 }
 
 fn execute(args: &ReplayArgs) -> Result<u8, String> {
-    let storage = Storage::new(&workspace(args.options.workspace.as_deref())?);
+    let workspace = workspace(args.options.workspace.as_deref())?;
+    let storage = crate::state_dir::open(&args.options.storage, &workspace)?;
     let job = storage
         .load_job(&args.job_id)
         .map_err(|_| unknown_job(&storage, &args.job_id))?;

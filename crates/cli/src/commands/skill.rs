@@ -18,6 +18,7 @@ pub fn run_base(args: &BaseSkillArgs) -> u8 {
         confine: !args.no_confine,
         exec_network: args.exec_network,
         require_full_confinement: args.require_full_confinement,
+        hide_storage: !args.no_hide_storage,
         quota: Quota {
             max_bytes: args.max_workspace_bytes,
             max_files: args.max_workspace_files,

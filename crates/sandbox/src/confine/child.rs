@@ -7,7 +7,8 @@
 //! child only (doing it in the parent would confine the runtime itself). The closure below
 //! therefore does no allocation on its success path: everything (ruleset file descriptor,
 //! compiled BPF program) is built in the parent, and the child only issues `prctl`,
-//! `landlock_restrict_self` and `seccomp` system calls, returning errors built with
+//! `landlock_restrict_self` and `seccomp` system calls (after entering the mount namespace,
+//! see `namespace.rs`), returning errors built with
 //! `io::Error::from_raw_os_error` (no allocation).
 #![allow(unsafe_code)]
 
@@ -19,12 +20,14 @@ use landlock::{LandlockStatus, RulesetCreated, RulesetStatus};
 use seccompiler::BpfProgram;
 
 use super::landlock_rules;
+use super::namespace::NsPlan;
 use super::{ConfinementPolicy, ConfinementReport, Enforcement, LandlockReport, SeccompReport};
 use crate::error::SandboxError;
 
 /// Installs the confinement hook on `cmd`.
 pub(crate) fn install(
     cmd: &mut Command,
+    namespace: Option<NsPlan>,
     ruleset: Option<RulesetCreated>,
     filter: Option<BpfProgram>,
     landlock: Enforcement,
@@ -32,6 +35,12 @@ pub(crate) fn install(
     let mut ruleset = ruleset;
     let hook = move || -> io::Result<()> {
         let denied = || io::Error::from_raw_os_error(libc::EPERM);
+        // First: mounting is impossible once Landlock applies, and the seccomp filter
+        // belongs to the process inside the namespaces.
+        if let Some(ns) = &namespace {
+            ns.enter()
+                .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
+        }
         rustix::thread::set_no_new_privs(true)
             .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
         if let Some(rs) = ruleset.take() {
@@ -137,6 +146,7 @@ fn probe_here(policy: &ConfinementPolicy, filter: Option<&BpfProgram>) -> Confin
         no_new_privs,
         landlock,
         seccomp,
+        mount_namespace: super::MountNamespaceReport::not_requested(),
         network: policy.network,
     }
 }
@@ -160,6 +170,7 @@ fn nothing_enforced(network: bool) -> ConfinementReport {
             },
             ip_sockets_denied: false,
         },
+        mount_namespace: super::MountNamespaceReport::not_requested(),
         network,
     }
 }

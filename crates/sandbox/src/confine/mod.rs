@@ -1,7 +1,9 @@
-//! Process confinement for `exec` commands and stdio skills: `no_new_privs`, a Landlock
-//! ruleset (read anywhere or a list, write only the workspace and a private tmp, no TCP
-//! unless network is declared, no signals or abstract sockets outside the sandbox) and a
-//! seccomp filter denying IP sockets unless network is declared.
+//! Process confinement for `exec` commands and stdio skills: where the kernel allows it, a
+//! private user and mount namespace hiding folders of the workspace (the default storage
+//! folder) under an empty read-only tmpfs; `no_new_privs`, a Landlock ruleset (read anywhere
+//! or a list, write only the workspace and a private tmp, no TCP unless network is
+//! declared, no signals or abstract sockets outside the sandbox) and a seccomp filter
+//! denying IP sockets unless network is declared.
 //!
 //! Everything is prepared in the parent; the child only makes the final system calls
 //! between fork and exec (see `child.rs`). What the kernel actually enforces is probed
@@ -10,6 +12,7 @@
 
 mod child;
 mod landlock_rules;
+mod namespace;
 mod seccomp;
 
 use std::path::PathBuf;
@@ -31,6 +34,11 @@ pub struct ConfinementPolicy {
     pub network: bool,
     /// Refuse to start the child unless every layer is fully enforced.
     pub require_full: bool,
+    /// Folders inside the writable trees the child must not write (the default storage
+    /// folder `<workspace>/perstack`): covered by an empty read-only tmpfs in a private user
+    /// and mount namespace, when the kernel allows unprivileged namespaces. Created when
+    /// missing.
+    pub hidden_paths: Vec<PathBuf>,
 }
 
 impl ConfinementPolicy {
@@ -44,7 +52,14 @@ impl ConfinementPolicy {
             write_paths,
             network: false,
             require_full: false,
+            hidden_paths: Vec::new(),
         }
+    }
+
+    /// Hides `path` from the child (see [`ConfinementPolicy::hidden_paths`]).
+    pub fn hiding(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hidden_paths.push(path.into());
+        self
     }
 
     /// Allows or denies IP sockets.
@@ -101,6 +116,31 @@ pub struct SeccompReport {
     pub ip_sockets_denied: bool,
 }
 
+/// What the mount-namespace layer enforces for a child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountNamespaceReport {
+    /// `Full` when every hidden folder is covered; `None` when unprivileged user and mount
+    /// namespaces are unavailable (the child then runs as before, the folders writable);
+    /// `NotRequested` when nothing is to be hidden.
+    pub status: Enforcement,
+    /// The folders covered by an empty read-only tmpfs.
+    pub hidden: Vec<PathBuf>,
+    /// Why the layer is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl MountNamespaceReport {
+    fn not_requested() -> Self {
+        MountNamespaceReport {
+            status: Enforcement::NotRequested,
+            hidden: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
 /// What was enforced, for the skill lifecycle event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -113,6 +153,8 @@ pub struct ConfinementReport {
     pub landlock: LandlockReport,
     /// seccomp.
     pub seccomp: SeccompReport,
+    /// The private mount namespace hiding the storage folder.
+    pub mount_namespace: MountNamespaceReport,
     /// The child may open IP sockets.
     pub network: bool,
 }
@@ -125,6 +167,10 @@ impl ConfinementReport {
                 && self.landlock.status == Enforcement::Full
                 && matches!(
                     self.seccomp.status,
+                    Enforcement::Full | Enforcement::NotRequested
+                )
+                && matches!(
+                    self.mount_namespace.status,
                     Enforcement::Full | Enforcement::NotRequested
                 ))
     }
@@ -144,6 +190,7 @@ impl ConfinementReport {
                 status: Enforcement::NotRequested,
                 ip_sockets_denied: false,
             },
+            mount_namespace: MountNamespaceReport::not_requested(),
             network: true,
         }
     }
@@ -155,6 +202,7 @@ pub struct Confinement {
     report: ConfinementReport,
     ruleset: Option<::landlock::RulesetCreated>,
     filter: Option<seccompiler::BpfProgram>,
+    namespace: Option<namespace::NsPlan>,
 }
 
 impl Confinement {
@@ -166,6 +214,7 @@ impl Confinement {
                 report: ConfinementReport::disabled(),
                 ruleset: None,
                 filter: None,
+                namespace: None,
             });
         }
         let filter = if policy.network {
@@ -178,7 +227,9 @@ impl Confinement {
             Enforcement::Full | Enforcement::Partial => Some(landlock_rules::ruleset(policy)?),
             Enforcement::None | Enforcement::NotRequested => None,
         };
-        let report = probe;
+        let mut report = probe;
+        let (namespace, ns_report) = hide(&policy.hidden_paths)?;
+        report.mount_namespace = ns_report;
         if policy.require_full && !report.is_full() {
             return Err(SandboxError::Confinement {
                 layer: weakest_layer(&report),
@@ -190,6 +241,7 @@ impl Confinement {
             report,
             ruleset,
             filter,
+            namespace,
         })
     }
 
@@ -203,7 +255,13 @@ impl Confinement {
         if !self.report.enabled {
             return;
         }
-        child::install(cmd, self.ruleset, self.filter, self.report.landlock.status);
+        child::install(
+            cmd,
+            self.namespace,
+            self.ruleset,
+            self.filter,
+            self.report.landlock.status,
+        );
     }
 
     /// [`Confinement::apply_to`] for a tokio command.
@@ -212,26 +270,71 @@ impl Confinement {
     }
 }
 
+/// The namespace plan for `paths` when this kernel allows it, and its report. A kernel
+/// that refuses is not an error here (the report says so; fail-closed callers refuse).
+fn hide(paths: &[PathBuf]) -> Result<(Option<namespace::NsPlan>, MountNamespaceReport)> {
+    if paths.is_empty() {
+        return Ok((None, MountNamespaceReport::not_requested()));
+    }
+    let plan = namespace::NsPlan::new(paths)?;
+    match namespace::probe(&plan) {
+        Ok(()) => Ok((
+            Some(plan),
+            MountNamespaceReport {
+                status: Enforcement::Full,
+                hidden: paths.to_vec(),
+                reason: None,
+            },
+        )),
+        Err(reason) => {
+            tracing::warn!(
+                %reason,
+                "mount namespace unavailable: confined children can write {paths:?}"
+            );
+            Ok((
+                None,
+                MountNamespaceReport {
+                    status: Enforcement::None,
+                    hidden: Vec::new(),
+                    reason: Some(reason),
+                },
+            ))
+        }
+    }
+}
+
 fn weakest_layer(r: &ConfinementReport) -> &'static str {
     if !r.no_new_privs {
         "no_new_privs"
     } else if r.landlock.status != Enforcement::Full {
         "landlock"
-    } else {
+    } else if !matches!(
+        r.seccomp.status,
+        Enforcement::Full | Enforcement::NotRequested
+    ) {
         "seccomp"
+    } else {
+        "mount namespace"
     }
 }
 
 fn describe(r: &ConfinementReport) -> String {
     format!(
-        "no_new_privs {}, landlock {:?} (ABI {}), seccomp {:?}; full enforcement was required",
+        "no_new_privs {}, landlock {:?} (ABI {}), seccomp {:?}, mount namespace {:?}{}; full \
+         enforcement was required",
         r.no_new_privs,
         r.landlock.status,
         r.landlock
             .abi
             .map(|a| a.to_string())
             .unwrap_or_else(|| "none".into()),
-        r.seccomp.status
+        r.seccomp.status,
+        r.mount_namespace.status,
+        r.mount_namespace
+            .reason
+            .as_deref()
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default()
     )
 }
 
@@ -254,5 +357,9 @@ mod tests {
         r.seccomp.status = Enforcement::None;
         assert!(!r.is_full());
         assert_eq!(weakest_layer(&r), "seccomp");
+        r.seccomp.status = Enforcement::Full;
+        r.mount_namespace.status = Enforcement::None;
+        assert!(!r.is_full());
+        assert_eq!(weakest_layer(&r), "mount namespace");
     }
 }

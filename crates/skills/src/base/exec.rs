@@ -1,12 +1,15 @@
 //! `exec`: a program run with argv only (no shell), its cwd inside the workspace, a minimal
-//! environment, confinement, capped output, and a timeout that kills its whole process group.
+//! environment, confinement, capped output, and a supervisor (`perstack_sandbox::supervise`)
+//! that kills every descendant, `setsid` ones included, when the program ends, on timeout,
+//! and when the call is dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use perstack_sandbox::env::{EnvSource, exec_env};
-use perstack_sandbox::{Confinement, ConfinementPolicy, Workspace};
+use perstack_sandbox::supervise::{supervise_tokio, terminate};
+use perstack_sandbox::{Confinement, Workspace};
 use rmcp::model::CallToolResult;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -17,6 +20,27 @@ use super::result::{fail, ok, sandbox_fail};
 
 /// Default timeout, as Perstack.
 pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+/// How long the supervisor has to take its tree down after SIGTERM.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(10);
+
+/// Sends SIGTERM to the supervisor when dropped before it was reaped (a cancelled call).
+struct TerminateOnDrop(Option<u32>);
+
+impl TerminateOnDrop {
+    /// The supervisor has been reaped: its pid is no longer ours to signal.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TerminateOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            terminate(pid);
+        }
+    }
+}
 
 /// `exec`.
 pub(crate) async fn exec(
@@ -38,10 +62,7 @@ pub(crate) async fn exec(
             );
         }
     };
-    let mut policy = ConfinementPolicy::new(ws.root(), Some(tmp.path.clone()))
-        .with_network(opts.exec_network)
-        .fail_closed(opts.require_full_confinement);
-    policy.enabled = opts.confine;
+    let policy = super::exec_policy(ws.root(), tmp.path.clone(), opts);
     let confinement = match Confinement::prepare(&policy) {
         Ok(c) => c,
         Err(e) => return sandbox_fail(&e),
@@ -60,7 +81,10 @@ pub(crate) async fn exec(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true);
+        // The supervisor must get SIGTERM to take its tree down; SIGKILL would orphan it.
+        .kill_on_drop(false);
+    // First, so that the confinement applies to the program and not to its supervisor.
+    supervise_tokio(&mut cmd);
     confinement.apply_to_tokio(&mut cmd);
     let timeout_ms = p.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
     run(cmd, timeout_ms, opts.max_output_bytes, p).await
@@ -77,6 +101,8 @@ async fn run(
         Err(e) => return fail("SpawnError", format!("cannot run {}: {e}", p.command)),
     };
     let pgid = child.id();
+    // Whatever way this call ends, even dropped mid-way, the supervisor is told to stop.
+    let mut guard = TerminateOnDrop(pgid);
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return fail("SpawnError", "child has no output pipes");
     };
@@ -91,13 +117,26 @@ async fn run(
                 Ok(s) => s,
                 Err(e) => return fail("ExecError", format!("waiting for {}: {e}", p.command)),
             };
-            // Background processes left in the group must not outlive the call.
-            kill_group(pgid);
+            // The supervisor exited after killing every leftover; its pid is reaped and may
+            // be reused, so nothing is sent to it or its group any more.
+            guard.disarm();
             finish(p, status, stdout, stderr)
         }
         Err(_) => {
-            kill_group(pgid);
-            let _ = child.wait().await;
+            // The supervisor kills the whole tree, then exits. Should it not (it cannot
+            // ignore SIGTERM, so only a kernel stall would do that), SIGKILL the group.
+            if let Some(pid) = pgid {
+                terminate(pid);
+            }
+            if tokio::time::timeout(SUPERVISOR_GRACE, child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("exec: the supervisor did not stop in time; killing its group");
+                kill_group(pgid);
+                let _ = child.wait().await;
+            }
+            guard.disarm();
             fail(
                 "Timeout",
                 format!("Command timed out after {timeout_ms}ms."),

@@ -46,6 +46,10 @@ pub struct BaseSkillOptions {
     pub tmp_root: PathBuf,
     /// Workspace quota.
     pub quota: Quota,
+    /// Hide `<workspace>/perstack/` (Perstack's storage folder) from `exec` children: an
+    /// empty read-only tmpfs in a private mount namespace, where the kernel allows it. On by
+    /// default; off when storage lives in a state folder outside the workspace.
+    pub hide_storage: bool,
 }
 
 impl Default for BaseSkillOptions {
@@ -57,6 +61,7 @@ impl Default for BaseSkillOptions {
             max_output_bytes: 1024 * 1024,
             tmp_root: std::env::temp_dir(),
             quota: Quota::default(),
+            hide_storage: true,
         }
     }
 }
@@ -113,13 +118,29 @@ impl BaseSkill {
     /// What confinement `exec` children get on this kernel, for the skill lifecycle event.
     /// Fails when the operator requires full enforcement and the kernel cannot give it.
     pub fn exec_confinement(&self) -> Result<ConfinementReport, SkillError> {
-        let tmp = self.options.tmp_root.clone();
-        let mut policy = ConfinementPolicy::new(self.workspace.root(), Some(tmp))
-            .with_network(self.options.exec_network)
-            .fail_closed(self.options.require_full_confinement);
-        policy.enabled = self.options.confine;
+        let policy = exec_policy(
+            self.workspace.root(),
+            self.options.tmp_root.clone(),
+            &self.options,
+        );
         Ok(Confinement::prepare(&policy)?.report().clone())
     }
+}
+
+/// The confinement of `exec` children.
+pub(crate) fn exec_policy(
+    workspace: &std::path::Path,
+    tmp: PathBuf,
+    options: &BaseSkillOptions,
+) -> ConfinementPolicy {
+    let mut policy = ConfinementPolicy::new(workspace, Some(tmp))
+        .with_network(options.exec_network)
+        .fail_closed(options.require_full_confinement);
+    policy.enabled = options.confine;
+    if options.hide_storage {
+        policy = policy.hiding(workspace.join(perstack_sandbox::workspace::RESERVED_DIR));
+    }
+    policy
 }
 
 /// A base skill served in-process: connect an MCP client to `stream` (e.g.

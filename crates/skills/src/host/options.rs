@@ -40,6 +40,10 @@ pub struct HostOptions {
     /// Extra trees stdio skills may write (package caches, say); the workspace and a
     /// private tmp are always writable.
     pub extra_write_paths: Vec<PathBuf>,
+    /// Hide `<workspace>/perstack/` (Perstack's storage folder) from stdio skills: an empty
+    /// read-only tmpfs in a private mount namespace, where the kernel allows it. On by
+    /// default; see [`HostOptions::with_storage_outside_workspace`].
+    pub hide_storage: bool,
     /// Secrets to strip from skill stderr before it becomes an event.
     pub redactor: Arc<Redactor>,
     /// Offer the Expert's interactive skills (off for a delegated run, as in Perstack: only
@@ -62,6 +66,7 @@ impl std::fmt::Debug for HostOptions {
             .field("confine_skills", &self.confine_skills)
             .field("require_full_confinement", &self.require_full_confinement)
             .field("extra_write_paths", &self.extra_write_paths)
+            .field("hide_storage", &self.hide_storage)
             .field("interactive_skills", &self.interactive_skills)
             .field(
                 "loopback_remote_skills_for_tests",
@@ -84,10 +89,19 @@ impl HostOptions {
             confine_skills: true,
             require_full_confinement: false,
             extra_write_paths: Vec::new(),
+            hide_storage: true,
             redactor: Arc::new(Redactor::new()),
             interactive_skills: true,
             loopback_remote_skills_for_tests: false,
         }
+    }
+
+    /// For storage in a state folder outside the workspace: nothing in the workspace needs
+    /// hiding from `exec` children and stdio skills, so the mount-namespace layer is off.
+    pub fn with_storage_outside_workspace(mut self) -> Self {
+        self.hide_storage = false;
+        self.base.hide_storage = false;
+        self
     }
 
     /// The same options with the parent environment given explicitly.

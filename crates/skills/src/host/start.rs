@@ -156,6 +156,13 @@ pub(crate) async fn start_stdio(
         policy
             .write_paths
             .extend(options.extra_write_paths.iter().cloned());
+        if options.hide_storage {
+            policy = policy.hiding(
+                options
+                    .workspace
+                    .join(perstack_sandbox::workspace::RESERVED_DIR),
+            );
+        }
         if launch.via_package {
             // npx and uvx keep the packages they fetch in caches under HOME.
             if let Some(home) = env.get("HOME") {
