@@ -413,3 +413,85 @@ fn start_and_replay_help_teach_flags_prompts_and_exit_codes() {
         );
     }
 }
+
+/// A config whose `worker` Expert's only skill is the base skill served over stdio by a shell
+/// that first prints two stderr lines, one carrying a secret-shaped token (built at run time,
+/// so the command line itself holds no secret).
+fn stderr_skill_config(dir: &Path, ws: &Path) -> String {
+    let bin = env!("CARGO_BIN_EXE_perstack");
+    let script = format!(
+        "echo 'files: warming up' >&2; t=sk-ant-api03; a=AAAAAAAAAAAAAA; echo \"token $t-$a$a\" >&2; exec '{bin}' skill base --no-confine --workspace '{}'",
+        ws.display()
+    );
+    let path = dir.join("perstack.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "model = \"scripted-model\"\n\n[experts.\"worker\"]\ninstruction = \"Work.\"\n\n[experts.\"worker\".skills.\"files\"]\ntype = \"mcpStdioSkill\"\ncommand = \"sh\"\nargs = [\"-c\", {}]\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn skill_lines_of_start_verbose_are_stored_and_replayed_redacted() {
+    let llm = ScriptedLlm::start(vec![Turn::text("All done.")]).unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let config = stderr_skill_config(cfg_dir.path(), ws.path());
+    let mut args = scripted_args(&config, "worker", "Do it");
+    args.insert(1, "--verbose");
+    let live = perstack(Some(&llm), &args, ws.path(), "");
+    assert_eq!(live.status.code(), Some(0), "stderr: {}", stderr(&live));
+    let transcript = stdout(&live);
+    for needle in [
+        "[skill] files starting: sh -c",
+        "[skill files] files: warming up",
+        "[skill files] token [REDACTED:",
+        "[skill] files connected",
+        "[skill] files stopped",
+    ] {
+        assert!(transcript.contains(needle), "no {needle:?} in:\n{transcript}");
+    }
+    assert!(!transcript.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "{transcript}");
+    // The stored log holds the skill events: replay --verbose prints the same transcript.
+    let replay = perstack(None, &["replay", "job1", "--verbose"], ws.path(), "");
+    assert_eq!(replay.status.code(), Some(0), "stderr: {}", stderr(&replay));
+    assert_eq!(stdout(&replay), transcript);
+    // Without --verbose neither shows them.
+    let quiet = stdout(&perstack(None, &["replay", "job1"], ws.path(), ""));
+    assert!(!quiet.contains("[skill"), "{quiet}");
+    // `perstack log` finds them after the fact, redacted on disk too; the chain verifies.
+    let log = perstack(
+        None,
+        &["log", "--job", "job1", "--type", "skillStderr"],
+        ws.path(),
+        "",
+    );
+    assert_eq!(log.status.code(), Some(0), "stderr: {}", stderr(&log));
+    let log = stdout(&log);
+    assert!(log.contains("skillStderr") && log.contains("files: files: warming up"), "{log}");
+    assert!(log.contains("token [REDACTED:"), "{log}");
+    assert!(!log.contains("[step"), "only skillStderr events:\n{log}");
+    let verify = perstack(None, &["log", "--job", "job1", "--verify"], ws.path(), "");
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+    let storage = perstack_checkpoint::Storage::new(ws.path());
+    let runs = storage.list_runs("job1").unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let path = storage.layout().events_file("job1", &runs[0]).unwrap();
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(!raw.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "secret stored:\n{raw}");
+    let events = storage.read_run_events("job1", &runs[0]).unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.type_name())
+        .filter(|t| t.starts_with("skill"))
+        .collect();
+    assert_eq!(types.first(), Some(&"skillStarting"), "{types:?}");
+    assert_eq!(types.last(), Some(&"skillDisconnected"), "{types:?}");
+    for t in ["skillConnected", "skillStderr"] {
+        assert!(types.contains(&t), "{types:?}");
+    }
+}
