@@ -252,9 +252,7 @@ fn an_interactive_stop_without_an_answer_on_stdin_exits_3_with_the_resume_comman
 }
 
 /// The run's llm, workspace, output (the config path shown as `<cfg>`) and config folder.
-fn approval_run(
-    answers: &str,
-) -> (ScriptedLlm, tempfile::TempDir, Output, tempfile::TempDir) {
+fn approval_run(answers: &str) -> (ScriptedLlm, tempfile::TempDir, Output, tempfile::TempDir) {
     let llm = ScriptedLlm::start(vec![
         Turn::call("writeTextFile", json!({"path": "a.md", "text": "A"})),
         Turn::text("Done."),
@@ -291,7 +289,12 @@ fn an_approval_answered_y_runs_the_call() {
     // Both runs of the job (the stop and the approved resume) replay as printed live; the
     // hints name the flags replay was given, here the same as start's.
     let config = cfg_dir.path().join("perstack.toml").display().to_string();
-    let replay = perstack(None, &["replay", "job1", "--config", &config], ws.path(), "");
+    let replay = perstack(
+        None,
+        &["replay", "job1", "--config", &config],
+        ws.path(),
+        "",
+    );
     assert_eq!(stdout(&replay).replace(&config, "<cfg>"), stdout(&out));
 }
 
@@ -477,9 +480,15 @@ fn skill_lines_of_start_verbose_are_stored_and_replayed_redacted() {
         "[skill] files connected",
         "[skill] files stopped",
     ] {
-        assert!(transcript.contains(needle), "no {needle:?} in:\n{transcript}");
+        assert!(
+            transcript.contains(needle),
+            "no {needle:?} in:\n{transcript}"
+        );
     }
-    assert!(!transcript.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "{transcript}");
+    assert!(
+        !transcript.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "{transcript}"
+    );
     // The stored log holds the skill events: replay --verbose prints the same transcript.
     let replay = perstack(None, &["replay", "job1", "--verbose"], ws.path(), "");
     assert_eq!(replay.status.code(), Some(0), "stderr: {}", stderr(&replay));
@@ -496,7 +505,10 @@ fn skill_lines_of_start_verbose_are_stored_and_replayed_redacted() {
     );
     assert_eq!(log.status.code(), Some(0), "stderr: {}", stderr(&log));
     let log = stdout(&log);
-    assert!(log.contains("skillStderr") && log.contains("files: files: warming up"), "{log}");
+    assert!(
+        log.contains("skillStderr") && log.contains("files: files: warming up"),
+        "{log}"
+    );
     assert!(log.contains("token [REDACTED:"), "{log}");
     assert!(!log.contains("[step"), "only skillStderr events:\n{log}");
     let verify = perstack(None, &["log", "--job", "job1", "--verify"], ws.path(), "");
@@ -506,7 +518,10 @@ fn skill_lines_of_start_verbose_are_stored_and_replayed_redacted() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     let path = storage.layout().events_file("job1", &runs[0]).unwrap();
     let raw = std::fs::read_to_string(&path).unwrap();
-    assert!(!raw.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "secret stored:\n{raw}");
+    assert!(
+        !raw.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "secret stored:\n{raw}"
+    );
     let events = storage.read_run_events("job1", &runs[0]).unwrap();
     let types: Vec<&str> = events
         .iter()

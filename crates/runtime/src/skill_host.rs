@@ -121,12 +121,15 @@ impl ToolHost for SkillTools {
                                     "skill \"{}\": live tools differ from perstack.lock; the live definitions apply; run `perstack install` to refresh it",
                                     m.skill_name
                                 );
-                                emit(&self.events, RuntimeEventPayload::SkillLockMismatch {
-                                    skill_name: m.skill_name,
-                                    added: m.added,
-                                    removed: m.removed,
-                                    changed: m.changed,
-                                });
+                                emit(
+                                    &self.events,
+                                    RuntimeEventPayload::SkillLockMismatch {
+                                        skill_name: m.skill_name,
+                                        added: m.added,
+                                        removed: m.removed,
+                                        changed: m.changed,
+                                    },
+                                );
                             }
                             *self.entries.write().await = entries_of(host);
                         }

@@ -157,9 +157,6 @@ async fn skill_events_are_stored_in_the_run_that_uses_the_host() {
     );
     // Every run's log verifies and holds exactly what was emitted, skill events included.
     h.assert_stored(&outcome);
-    let stored = h
-        .storage
-        .read_run_events(&outcome.job.id, helper)
-        .unwrap();
+    let stored = h.storage.read_run_events(&outcome.job.id, helper).unwrap();
     assert_eq!(stored.last().unwrap().type_name(), "skillDisconnected");
 }

@@ -105,11 +105,11 @@ fn branch(
         Answered::With(input) => {
             prepared.setting.input = input;
             Ok(drive(
-            prepared,
-            Invocation::of(&args.options),
-            args.options.verbose,
-            false,
-        ))
+                prepared,
+                Invocation::of(&args.options),
+                args.options.verbose,
+                false,
+            ))
         }
         Answered::NoAnswer => {
             eprintln!(

@@ -98,7 +98,10 @@ impl Renderer {
                 if let Some(c) = call {
                     head.extend(question(c).into_iter().map(|l| format!("  {l}")));
                 }
-                hint("answer", resume_command(inv, job, "-i 'YOUR ANSWER'", expert));
+                hint(
+                    "answer",
+                    resume_command(inv, job, "-i 'YOUR ANSWER'", expert),
+                );
             }
             RunEventPayload::StopRunByApproval { tool_calls, .. } => {
                 head.push(st.yellow(&format!(
@@ -122,10 +125,18 @@ impl Renderer {
                         .collect::<Vec<_>>()
                         .join(" ")
                 };
-                hint("approve", resume_command(inv, job, &ids("--approve"), expert));
+                hint(
+                    "approve",
+                    resume_command(inv, job, &ids("--approve"), expert),
+                );
                 hint(
                     "deny",
-                    resume_command(inv, job, &format!("{} --reason 'WHY'", ids("--deny")), expert),
+                    resume_command(
+                        inv,
+                        job,
+                        &format!("{} --reason 'WHY'", ids("--deny")),
+                        expert,
+                    ),
                 );
             }
             RunEventPayload::StopRunByExceededMaxSteps { checkpoint, .. } => {
