@@ -2,6 +2,8 @@
 //! run using the host at the time, in emission order, hash chain intact; an Expert that runs
 //! again after a delegation gets them in its new run.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::sync::{Arc, Mutex};
