@@ -360,7 +360,8 @@ pub struct StartArgs {
 const REPLAY_AFTER_HELP: &str = "\
 Replay reads the job's stored events (every run, in order) and renders them exactly as
 `perstack start` printed them live, without calling any model. Skill start-up and stderr
-lines (shown live with --verbose) are not stored and so not replayed.
+lines are stored with the run that used the skill: --verbose shows them, as start did. The
+commands it prints (what to do next) carry the --config/--workspace replay was given.
 
 Branching: --resume-from CHECKPOINT [QUERY] starts a new run of the same job from that
 checkpoint (as `perstack run --continue-job JOB --resume-from CHECKPOINT`), rendered like

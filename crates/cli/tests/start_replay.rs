@@ -201,9 +201,17 @@ fn an_interactive_tool_is_answered_through_stdin_and_the_run_completes() {
     assert!(second_request(&llm).contains("blue"));
     let transcript = stdout(&out);
     assert!(!transcript.contains('\x1b'));
-    insta::assert_snapshot!("interactive_answered", redact(&transcript, ws.path()));
-    // The answered job replays to the same transcript.
-    let replay = perstack(None, &["replay", &job_id(ws.path())], ws.path(), "");
+    insta::assert_snapshot!(
+        "interactive_answered",
+        redact(&transcript.replace(&config, "<cfg>"), ws.path())
+    );
+    // The answered job replays to the same transcript (given the same flags).
+    let replay = perstack(
+        None,
+        &["replay", &job_id(ws.path()), "--config", &config],
+        ws.path(),
+        "",
+    );
     assert_eq!(stdout(&replay), transcript);
 }
 
@@ -227,7 +235,8 @@ fn an_interactive_stop_without_an_answer_on_stdin_exits_3_with_the_resume_comman
     let job = job_id(ws.path());
     assert!(
         stdout(&out).contains(&format!(
-            "perstack run --continue-job {job} -i 'YOUR ANSWER' asker \"\""
+            "perstack run --config {config} --workspace {} --continue-job {job} -i 'YOUR ANSWER' asker \"\"",
+            ws.path().display()
         )),
         "{}",
         stdout(&out)
@@ -242,7 +251,8 @@ fn an_interactive_stop_without_an_answer_on_stdin_exits_3_with_the_resume_comman
     assert!(!stderr(&out).contains("answer to"), "{}", stderr(&out));
 }
 
-fn approval_run(answers: &str) -> (ScriptedLlm, tempfile::TempDir, Output) {
+/// The run's llm, workspace, output (the config path shown as `<cfg>`) and config folder.
+fn approval_run(answers: &str) -> (ScriptedLlm, tempfile::TempDir, Output, tempfile::TempDir) {
     let llm = ScriptedLlm::start(vec![
         Turn::call("writeTextFile", json!({"path": "a.md", "text": "A"})),
         Turn::text("Done."),
@@ -257,12 +267,17 @@ fn approval_run(answers: &str) -> (ScriptedLlm, tempfile::TempDir, Output) {
         ws.path(),
         answers,
     );
-    (llm, ws, out)
+    let mut out = out;
+    out.stdout = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&config, "<cfg>")
+        .into_bytes();
+    (llm, ws, out, cfg_dir)
 }
 
 #[test]
 fn an_approval_answered_y_runs_the_call() {
-    let (llm, ws, out) = approval_run("y\n");
+    let (llm, ws, out, cfg_dir) = approval_run("y\n");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(stderr(&out).contains("approve @perstack/base › writeTextFile"));
     assert_eq!(
@@ -271,14 +286,21 @@ fn an_approval_answered_y_runs_the_call() {
     );
     assert!(!second_request(&llm).contains("denied"));
     insta::assert_snapshot!("approval_approved", redact(&stdout(&out), ws.path()));
-    // Both runs of the job (the stop and the approved resume) replay as printed live.
-    let replay = perstack(None, &["replay", "job1"], ws.path(), "");
-    assert_eq!(stdout(&replay), stdout(&out));
+    // Both runs of the job (the stop and the approved resume) replay as printed live; the
+    // hints name the flags replay was given, here the same as start's.
+    let config = cfg_dir.path().join("perstack.toml").display().to_string();
+    let replay = perstack(
+        None,
+        &["replay", "job1", "--config", &config],
+        ws.path(),
+        "",
+    );
+    assert_eq!(stdout(&replay).replace(&config, "<cfg>"), stdout(&out));
 }
 
 #[test]
 fn an_approval_answered_n_denies_the_call_with_the_reason() {
-    let (llm, ws, out) = approval_run("n\nnot in this folder\n");
+    let (llm, ws, out, _cfg_dir) = approval_run("n\nnot in this folder\n");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(!ws.path().join("a.md").exists());
     let sent = second_request(&llm);
@@ -337,7 +359,12 @@ fn replay_resume_from_branches_a_new_run_whose_events_are_stored() {
         .find(|r| !runs_before.contains(r))
         .unwrap();
     let events = storage.read_events(&job, new_run).unwrap();
-    assert_eq!(events.last().unwrap().type_name(), "completeRun");
+    // The skills' shutdown (skillDisconnected) is stored after the run's last event.
+    let last_run_event = events
+        .iter()
+        .rfind(|e| !e.type_name().starts_with("skill"))
+        .unwrap();
+    assert_eq!(last_run_event.type_name(), "completeRun");
     // The whole job, branch included, replays.
     let replay = perstack(None, &["replay", &job], ws.path(), "");
     assert_eq!(replay.status.code(), Some(0));
@@ -411,5 +438,99 @@ fn start_and_replay_help_teach_flags_prompts_and_exit_codes() {
             replay.contains(needle),
             "replay --help lacks {needle}:\n{replay}"
         );
+    }
+}
+
+/// A config whose `worker` Expert's only skill is the base skill served over stdio by a shell
+/// that first prints two stderr lines, one carrying a secret-shaped token (built at run time,
+/// so the command line itself holds no secret).
+fn stderr_skill_config(dir: &Path, ws: &Path) -> String {
+    let bin = env!("CARGO_BIN_EXE_perstack");
+    let script = format!(
+        "echo 'files: warming up' >&2; t=sk-ant-api03; a=AAAAAAAAAAAAAA; echo \"token $t-$a$a\" >&2; exec '{bin}' skill base --no-confine --workspace '{}'",
+        ws.display()
+    );
+    let path = dir.join("perstack.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "model = \"scripted-model\"\n\n[experts.\"worker\"]\ninstruction = \"Work.\"\n\n[experts.\"worker\".skills.\"files\"]\ntype = \"mcpStdioSkill\"\ncommand = \"sh\"\nargs = [\"-c\", {}]\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn skill_lines_of_start_verbose_are_stored_and_replayed_redacted() {
+    let llm = ScriptedLlm::start(vec![Turn::text("All done.")]).unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let config = stderr_skill_config(cfg_dir.path(), ws.path());
+    let mut args = scripted_args(&config, "worker", "Do it");
+    args.insert(1, "--verbose");
+    let live = perstack(Some(&llm), &args, ws.path(), "");
+    assert_eq!(live.status.code(), Some(0), "stderr: {}", stderr(&live));
+    let transcript = stdout(&live);
+    for needle in [
+        "[skill] files starting: sh -c",
+        "[skill files] files: warming up",
+        "[skill files] token [REDACTED:",
+        "[skill] files connected",
+        "[skill] files stopped",
+    ] {
+        assert!(
+            transcript.contains(needle),
+            "no {needle:?} in:\n{transcript}"
+        );
+    }
+    assert!(
+        !transcript.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "{transcript}"
+    );
+    // The stored log holds the skill events: replay --verbose prints the same transcript.
+    let replay = perstack(None, &["replay", "job1", "--verbose"], ws.path(), "");
+    assert_eq!(replay.status.code(), Some(0), "stderr: {}", stderr(&replay));
+    assert_eq!(stdout(&replay), transcript);
+    // Without --verbose neither shows them.
+    let quiet = stdout(&perstack(None, &["replay", "job1"], ws.path(), ""));
+    assert!(!quiet.contains("[skill"), "{quiet}");
+    // `perstack log` finds them after the fact, redacted on disk too; the chain verifies.
+    let log = perstack(
+        None,
+        &["log", "--job", "job1", "--type", "skillStderr"],
+        ws.path(),
+        "",
+    );
+    assert_eq!(log.status.code(), Some(0), "stderr: {}", stderr(&log));
+    let log = stdout(&log);
+    assert!(
+        log.contains("skillStderr") && log.contains("files: files: warming up"),
+        "{log}"
+    );
+    assert!(log.contains("token [REDACTED:"), "{log}");
+    assert!(!log.contains("[step"), "only skillStderr events:\n{log}");
+    let verify = perstack(None, &["log", "--job", "job1", "--verify"], ws.path(), "");
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+    let storage = perstack_checkpoint::Storage::new(ws.path());
+    let runs = storage.list_runs("job1").unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let path = storage.layout().events_file("job1", &runs[0]).unwrap();
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !raw.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "secret stored:\n{raw}"
+    );
+    let events = storage.read_run_events("job1", &runs[0]).unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.type_name())
+        .filter(|t| t.starts_with("skill"))
+        .collect();
+    assert_eq!(types.first(), Some(&"skillStarting"), "{types:?}");
+    assert_eq!(types.last(), Some(&"skillDisconnected"), "{types:?}");
+    for t in ["skillConnected", "skillStderr"] {
+        assert!(types.contains(&t), "{types:?}");
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Storage does blocking file I/O (fsync included), so it runs on tokio's blocking pool; each
 //! emission awaits its storage work before the listener sees the event, which keeps the order
-//! of side effects (and with it crash safety) exactly as if it ran inline.
+//! of side effects (and with it crash safety) exactly as if it ran inline. The listener is
+//! called while the run's log is still locked, so the events a tool host adds to the same log
+//! ([`crate::HostEvents`]) reach the listener in the order they are stored.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,6 +17,7 @@ use perstack_events::RuntimeEventPayload;
 use perstack_events::{Event, RunEvent, RunEventMeta, RunEventPayload, RuntimeEvent};
 
 use crate::error::RuntimeError;
+use crate::host_events::{RunLog, Target};
 use crate::listener::EventListener;
 
 /// Runs blocking storage work off the async executor; a panic in it propagates as if the
@@ -74,16 +77,10 @@ impl JobTracker {
     }
 }
 
-/// Where a run's events are stored.
-struct Sink {
-    storage: Arc<Storage>,
-    log: Arc<Mutex<EventLog>>,
-}
-
 /// The event sink of one run.
 pub(crate) struct Emitter {
     meta: RunEventMeta,
-    sink: Option<Sink>,
+    sink: Option<RunLog>,
     listener: Arc<dyn EventListener>,
     job: JobTracker,
     /// The job's usage follows this run's checkpoints (false for parallel delegates, whose
@@ -100,13 +97,15 @@ impl fmt::Debug for Emitter {
     }
 }
 
-/// Stores what `event` carries and appends it to the log (blocking).
+/// Stores what `event` carries, appends it to the log and hands it to `listener` before the
+/// log is unlocked (blocking).
 fn persist(
     sink: Option<(&Storage, &Mutex<EventLog>)>,
     job: &JobTracker,
     owns_job_usage: bool,
     event: Event,
-) -> Result<Event, RuntimeError> {
+    listener: &dyn EventListener,
+) -> Result<(), RuntimeError> {
     let storage = sink.map(|(s, _)| s);
     let mut durable = false;
     if let Event::Run(run) = &event {
@@ -135,10 +134,12 @@ fn persist(
     match sink {
         Some((s, log)) => {
             let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-            Ok(s.append_event(&mut log, event, durable)?.event)
+            let event = s.append_event(&mut log, event, durable)?.event;
+            listener.on_event(&event);
         }
-        None => Ok(event),
+        None => listener.on_event(&event),
     }
+    Ok(())
 }
 
 impl Emitter {
@@ -156,7 +157,7 @@ impl Emitter {
             Some(storage) => {
                 let (s, j, r) = (Arc::clone(&storage), job_id.to_string(), run_id.to_string());
                 let log = blocking(move || Ok(s.open_event_log(&j, &r)?)).await?;
-                Some(Sink {
+                Some(RunLog {
                     storage,
                     log: Arc::new(Mutex::new(log)),
                 })
@@ -180,15 +181,25 @@ impl Emitter {
     /// Stores `event` (off the executor when there is storage), then hands it to the listener.
     async fn deliver(&mut self, event: Event) -> Result<(), RuntimeError> {
         let (job, owns) = (self.job.clone(), self.owns_job_usage);
-        let event = match &self.sink {
+        let listener = Arc::clone(&self.listener);
+        match &self.sink {
             Some(sink) => {
                 let (s, log) = (Arc::clone(&sink.storage), Arc::clone(&sink.log));
-                blocking(move || persist(Some((&*s, &*log)), &job, owns, event)).await?
+                blocking(move || persist(Some((&*s, &*log)), &job, owns, event, &*listener)).await
             }
-            None => persist(None, &job, owns, event)?,
-        };
-        self.listener.on_event(&event);
-        Ok(())
+            None => persist(None, &job, owns, event, &*listener),
+        }
+    }
+
+    /// Where the runtime events of the tool hosts this run uses go: this run's log and
+    /// listener.
+    pub(crate) fn host_target(&self) -> Target {
+        Target {
+            job_id: self.meta.job_id.clone(),
+            run_id: self.meta.run_id.clone(),
+            log: self.sink.clone(),
+            listener: Arc::clone(&self.listener),
+        }
     }
 
     /// Emits a run event stamped with `step_number`.

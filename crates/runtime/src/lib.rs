@@ -27,6 +27,7 @@ mod approval;
 mod delegation;
 mod emitter;
 mod error;
+mod host_events;
 mod listener;
 mod machine;
 mod outcome;
@@ -40,6 +41,7 @@ mod tools;
 
 pub use approval::{Decision, ToolCallDecision};
 pub use error::RuntimeError;
+pub use host_events::HostEvents;
 pub use listener::{CollectingListener, EventListener};
 pub use outcome::{RunOutcome, exit_code};
 pub use resume::waiting_checkpoints;

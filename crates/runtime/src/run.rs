@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::delegation::{Delegated, Ended};
 use crate::emitter::{Emitter, JobTracker, blocking};
 use crate::error::RuntimeError;
+use crate::host_events::{HostEvents, Target};
 use crate::listener::EventListener;
 use crate::machine::Machine;
 use crate::outcome::RunOutcome;
@@ -41,8 +42,9 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// Tool hosts opened during one execution, one per Expert.
-pub(crate) type Hosts = Arc<Mutex<HashMap<String, Arc<dyn ToolHost>>>>;
+/// Tool hosts opened during one execution, one per Expert, with the handle that points each
+/// host's own events at the Expert's current run.
+pub(crate) type Hosts = Arc<Mutex<HashMap<String, (Arc<dyn ToolHost>, HostEvents)>>>;
 
 impl Runtime {
     /// A runtime without storage whose events go nowhere.
@@ -249,7 +251,7 @@ impl Runtime {
         emitter
             .emit_runtime(initialize_event(setting, expert.version_or_default()))
             .await?;
-        let host = self.host_for(setting, hosts).await?;
+        let host = self.host_for(setting, hosts, emitter.host_target()).await?;
         let tools = host.tools().await.map_err(|source| RuntimeError::Tools {
             expert_key: key.clone(),
             source,
@@ -288,20 +290,24 @@ impl Runtime {
         Ok((machine.checkpoint, machine.result_text))
     }
 
+    /// The Expert's tool host, its own events now going to `target` (the run about to use it).
     async fn host_for(
         &self,
         setting: &RunSetting,
         hosts: &Hosts,
+        target: Target,
     ) -> Result<Arc<dyn ToolHost>, RuntimeError> {
         let mut hosts = hosts.lock().await;
-        if let Some(h) = hosts.get(&setting.expert_key) {
+        if let Some((h, events)) = hosts.get(&setting.expert_key) {
+            events.retarget(target);
             return Ok(Arc::clone(h));
         }
+        let events = HostEvents::new(target);
         let request = HostRequest {
             expert_key: setting.expert_key.clone(),
             job_id: setting.job_id.clone(),
             run_id: setting.run_id.clone(),
-            listener: Arc::clone(&self.listener),
+            events: events.clone(),
         };
         let host = self
             .tools
@@ -311,7 +317,7 @@ impl Runtime {
                 expert_key: setting.expert_key.clone(),
                 source,
             })?;
-        hosts.insert(setting.expert_key.clone(), Arc::clone(&host));
+        hosts.insert(setting.expert_key.clone(), (Arc::clone(&host), events));
         Ok(host)
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use perstack_core::config::ExpertConfig;
 use perstack_core::{ToolCall, ToolResult};
-use perstack_events::{Event, RuntimeEvent, RuntimeEventPayload};
+use perstack_events::RuntimeEventPayload;
 use perstack_skills::host::{CallOutcome, HostOptions, SkillHost, ToolKind as HostToolKind};
 use perstack_skills::lockfile::Lockfile;
 use tokio::sync::{Mutex, RwLock};
 
+use crate::host_events::HostEvents;
 use crate::tools::{
     BoxFuture, HostRequest, ToolEntry, ToolHost, ToolHostError, ToolHostFactory, ToolKind,
     ToolOutcome,
@@ -67,8 +68,9 @@ impl SkillHostFactory {
 
 /// One Expert's started skills, as the loop sees them.
 pub struct SkillTools {
-    /// Where runtime events of this host go (lockfile mismatches).
-    events: Arc<dyn Fn(RuntimeEventPayload) + Send + Sync>,
+    /// Where runtime events of this host go; replaced when another execution opens the
+    /// cached host, so they reach that execution's runs.
+    events: Arc<std::sync::RwLock<HostEvents>>,
     // Calls share the host (read lock) so a step's tool calls run concurrently.
     host: RwLock<Option<SkillHost>>,
     entries: RwLock<Vec<ToolEntry>>,
@@ -119,12 +121,15 @@ impl ToolHost for SkillTools {
                                     "skill \"{}\": live tools differ from perstack.lock; the live definitions apply; run `perstack install` to refresh it",
                                     m.skill_name
                                 );
-                                (self.events)(RuntimeEventPayload::SkillLockMismatch {
-                                    skill_name: m.skill_name,
-                                    added: m.added,
-                                    removed: m.removed,
-                                    changed: m.changed,
-                                });
+                                emit(
+                                    &self.events,
+                                    RuntimeEventPayload::SkillLockMismatch {
+                                        skill_name: m.skill_name,
+                                        added: m.added,
+                                        removed: m.removed,
+                                        changed: m.changed,
+                                    },
+                                );
                             }
                             *self.entries.write().await = entries_of(host);
                         }
@@ -175,6 +180,9 @@ impl ToolHostFactory for SkillHostFactory {
         Box::pin(async move {
             let mut open = self.open.lock().await;
             if let Some(h) = open.get(&request.expert_key) {
+                *h.events
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = request.events;
                 return Ok(Arc::clone(h) as Arc<dyn ToolHost>);
             }
             let expert = self.experts.get(&request.expert_key).ok_or_else(|| {
@@ -183,14 +191,10 @@ impl ToolHostFactory for SkillHostFactory {
                     request.expert_key
                 ))
             })?;
-            let listener = Arc::clone(&request.listener);
-            let (job_id, run_id) = (request.job_id.clone(), request.run_id.clone());
-            let emit: Arc<dyn Fn(RuntimeEventPayload) + Send + Sync> = Arc::new(move |payload| {
-                listener.on_event(&Event::from(RuntimeEvent::new(&job_id, &run_id, payload)));
-            });
+            let events = Arc::new(std::sync::RwLock::new(request.events));
             let sink = {
-                let emit = Arc::clone(&emit);
-                Arc::new(move |payload| emit(payload))
+                let events = Arc::clone(&events);
+                Arc::new(move |payload| emit(&events, payload))
             };
             let locked = self
                 .locked
@@ -202,7 +206,7 @@ impl ToolHostFactory for SkillHostFactory {
                     .await
                     .map_err(|e| ToolHostError::new(e.to_string()))?;
             let tools = Arc::new(SkillTools {
-                events: emit,
+                events,
                 entries: RwLock::new(entries_of(&host)),
                 host: RwLock::new(Some(host)),
             });
@@ -210,4 +214,14 @@ impl ToolHostFactory for SkillHostFactory {
             Ok(tools as Arc<dyn ToolHost>)
         })
     }
+}
+
+/// Emits through the host's current [`HostEvents`] (cloned out so no lock is held while the
+/// event is stored).
+fn emit(events: &std::sync::RwLock<HostEvents>, payload: RuntimeEventPayload) {
+    let events = events
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    events.emit(payload);
 }

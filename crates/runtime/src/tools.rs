@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use perstack_core::{ToolCall, ToolDefinition, ToolResult};
 
-use crate::listener::EventListener;
+use crate::host_events::HostEvents;
 
 /// A boxed, sendable future (the trait methods below must stay object-safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -89,8 +89,9 @@ pub struct HostRequest {
     pub job_id: String,
     /// The run that opens the host.
     pub run_id: String,
-    /// Where runtime events (`skillStarting`, `skillConnected`...) go.
-    pub listener: Arc<dyn EventListener>,
+    /// Where the host's runtime events (`skillStarting`, `skillConnected`...) go: the log
+    /// and listener of the run using the host at the time.
+    pub events: HostEvents,
 }
 
 impl fmt::Debug for HostRequest {

@@ -10,7 +10,7 @@ use perstack_events::{Event, RunEventPayload};
 use perstack_runtime::EventListener;
 
 use crate::render::status::Status;
-use crate::render::{Renderer, Style};
+use crate::render::{Invocation, Renderer, Style};
 
 /// Erases the current terminal line and returns to its start.
 const CLEAR_LINE: &str = "\r\x1b[2K";
@@ -28,10 +28,11 @@ pub(crate) struct Console {
 
 impl Console {
     /// A console for this process's stdout and stderr; the status line estimates the cost
-    /// with `prices` (the built-in list prices with the config's `[pricing]` overrides).
-    pub(crate) fn new(verbose: bool, prices: PriceTable) -> Self {
+    /// with `prices` (the built-in list prices with the config's `[pricing]` overrides);
+    /// printed commands repeat `invocation`'s flags.
+    pub(crate) fn new(verbose: bool, prices: PriceTable, invocation: Invocation) -> Self {
         Console {
-            renderer: Renderer::new(Style::for_stdout(), verbose),
+            renderer: Renderer::new(Style::for_stdout(), verbose).with_invocation(invocation),
             status: Status::new()
                 .with_cost(Box::new(move |model, usage| prices.cost(model, usage))),
             status_tty: std::io::stderr().is_terminal(),

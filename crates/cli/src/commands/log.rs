@@ -206,11 +206,34 @@ fn line(e: &Event) -> String {
             r.payload.type_name(),
             detail(&r.payload)
         ),
-        Event::Runtime(r) => format!("[runtime ] {}", r.payload.type_name()),
+        Event::Runtime(r) => format!(
+            "[runtime ] {:<28} {}",
+            r.payload.type_name(),
+            runtime_detail(&r.payload)
+        )
+        .trim_end()
+        .to_string(),
         Event::Unknown(v) => format!(
             "[unknown ] {}",
             v.get("type").unwrap_or(&serde_json::Value::Null)
         ),
+    }
+}
+
+/// What matters about a runtime event: the skill, and what it printed (skill crashes and
+/// errors stay readable after the fact).
+fn runtime_detail(p: &perstack_events::RuntimeEventPayload) -> String {
+    use perstack_events::RuntimeEventPayload as R;
+    match p {
+        R::SkillStderr {
+            skill_name,
+            message,
+        } => clip(&format!("{skill_name}: {message}"), 100),
+        R::SkillStarting { skill_name, .. }
+        | R::SkillConnected { skill_name, .. }
+        | R::SkillDisconnected { skill_name }
+        | R::SkillLockMismatch { skill_name, .. } => skill_name.clone(),
+        R::InitializeRuntime { .. } | R::ProxyAccess { .. } => String::new(),
     }
 }
 

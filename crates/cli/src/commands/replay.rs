@@ -13,7 +13,7 @@ use super::prompt::Prompter;
 use super::start::drive;
 use crate::cli::{ReplayArgs, ResumeOptions, RunArgs};
 use crate::exit;
-use crate::render::{Renderer, Style};
+use crate::render::{Invocation, Renderer, Style};
 
 pub fn run(args: &ReplayArgs) -> u8 {
     match execute(args) {
@@ -45,7 +45,9 @@ fn execute(args: &ReplayArgs) -> Result<u8, String> {
         }
     }
     let events = job_events(&storage, &job.id, args.run.as_deref())?;
-    let mut renderer = Renderer::new(Style::for_stdout(), args.options.verbose);
+    // The hints name the flags this replay was given: they point at the same storage.
+    let mut renderer = Renderer::new(Style::for_stdout(), args.options.verbose)
+        .with_invocation(Invocation::of(&args.options));
     let mut out = std::io::stdout().lock();
     for e in &events {
         out.write_all(renderer.render(e).as_bytes())
@@ -95,10 +97,20 @@ fn branch(
     // A checkpoint that waits for the application is answered here, before the run starts.
     let answered = answer_checkpoint(args, storage, &cp, &mut prepared.setting.input)?;
     match answered {
-        Answered::NotNeeded => Ok(drive(prepared, args.options.verbose, false)),
+        Answered::NotNeeded => Ok(drive(
+            prepared,
+            Invocation::of(&args.options),
+            args.options.verbose,
+            false,
+        )),
         Answered::With(input) => {
             prepared.setting.input = input;
-            Ok(drive(prepared, args.options.verbose, false))
+            Ok(drive(
+                prepared,
+                Invocation::of(&args.options),
+                args.options.verbose,
+                false,
+            ))
         }
         Answered::NoAnswer => {
             eprintln!(

@@ -13,10 +13,16 @@ use super::prepare::{Prepared, prepare};
 use super::prompt::Prompter;
 use crate::cli::StartArgs;
 use crate::exit;
+use crate::render::Invocation;
 
 pub fn run(args: &StartArgs) -> u8 {
     match prepare(&args.run) {
-        Ok(p) => drive(p, args.run.options.verbose, args.no_prompt),
+        Ok(p) => drive(
+            p,
+            Invocation::of(&args.run.options),
+            args.run.options.verbose,
+            args.no_prompt,
+        ),
         Err(message) => {
             eprintln!("error: {message}");
             exit::USAGE
@@ -25,14 +31,19 @@ pub fn run(args: &StartArgs) -> u8 {
 }
 
 /// Runs `p` with the live console; prompts (unless `no_prompt`) when the run stops for
-/// the application, and resumes until it ends otherwise. Returns the exit code.
-pub(crate) fn drive(p: Prepared, verbose: bool, no_prompt: bool) -> u8 {
+/// the application, and resumes until it ends otherwise; printed commands repeat
+/// `invocation`'s flags. Returns the exit code.
+pub(crate) fn drive(p: Prepared, invocation: Invocation, verbose: bool, no_prompt: bool) -> u8 {
     let runtime = match tokio_runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     runtime.block_on(async move {
-        let console = Arc::new(Mutex::new(Console::new(verbose, p.setting.prices.clone())));
+        let console = Arc::new(Mutex::new(Console::new(
+            verbose,
+            p.setting.prices.clone(),
+            invocation,
+        )));
         let (engine, mut setting) = Engine::start(p, live::listener(&console));
         let ticker = live::ticker(&console);
         let stdin = std::io::stdin();

@@ -6,6 +6,7 @@
 //! printed live. Skill lifecycle events are not stored, so they appear only live, and only
 //! with `--verbose`.
 
+mod invocation;
 mod run_events;
 mod runtime_events;
 pub mod status;
@@ -17,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use perstack_events::{Event, InteractiveToolCallInfo};
 
+pub use invocation::Invocation;
 pub use style::Style;
 
 /// What `initializeRuntime` said about a run, kept until its `startRun`.
@@ -52,6 +54,8 @@ struct RunView {
 pub struct Renderer {
     style: Style,
     verbose: bool,
+    /// The flags the printed commands repeat (config and workspace).
+    invocation: Invocation,
     inits: HashMap<String, RunInit>,
     runs: HashMap<String, RunView>,
     delegate_calls: HashSet<String>,
@@ -72,6 +76,7 @@ impl Renderer {
         Renderer {
             style,
             verbose,
+            invocation: Invocation::default(),
             inits: HashMap::new(),
             runs: HashMap::new(),
             delegate_calls: HashSet::new(),
@@ -81,6 +86,13 @@ impl Renderer {
             at_line_start: true,
             prefix: "",
         }
+    }
+
+    /// Printed commands (what to do next) carry `invocation`'s `--config`/`--workspace`.
+    #[must_use]
+    pub fn with_invocation(mut self, invocation: Invocation) -> Self {
+        self.invocation = invocation;
+        self
     }
 
     /// The text to print for `event` (often empty).

@@ -1,5 +1,5 @@
 //! Runtime events: what `initializeRuntime` says is kept for the run's header; skill
-//! lifecycle lines appear only with `--verbose` (they are not stored, so never replayed).
+//! lifecycle lines appear only with `--verbose` (stored like every event, so replayed too).
 
 use perstack_events::{ProxyAction, RuntimeEvent, RuntimeEventPayload};
 

@@ -4,6 +4,7 @@ use perstack_core::{CheckpointStatus, ToolCall, Usage};
 use perstack_events::{RunEvent, RunEventPayload};
 use serde_json::Value;
 
+use super::invocation::Invocation;
 use super::{Renderer, RunView, text};
 
 /// The wire name of a checkpoint status.
@@ -34,15 +35,16 @@ pub(super) fn shell_word(s: &str) -> String {
     }
 }
 
-/// `perstack run --continue-job JOB <flags> EXPERT ""`.
-fn resume_command(job: &str, flags: &str, expert: &str) -> String {
+/// `perstack run [--config C] [--workspace W] --continue-job JOB <flags> EXPERT ""`.
+fn resume_command(inv: &Invocation, job: &str, flags: &str, expert: &str) -> String {
     let flags = if flags.is_empty() {
         String::new()
     } else {
         format!(" {flags}")
     };
     format!(
-        "perstack run --continue-job {}{flags} {} \"\"",
+        "perstack run{} --continue-job {}{flags} {} \"\"",
+        inv.run_flags(),
         shell_word(job),
         shell_word(expert)
     )
@@ -65,6 +67,7 @@ impl Renderer {
         let top = view.depth == 0;
         let expert = &view.expert;
         let job = &e.job_id;
+        let inv = &self.invocation;
         let elapsed = e.timestamp.saturating_sub(view.started_at);
         let mut lines = Vec::new();
         let mut hint = |label: &str, cmd: String| {
@@ -95,7 +98,10 @@ impl Renderer {
                 if let Some(c) = call {
                     head.extend(question(c).into_iter().map(|l| format!("  {l}")));
                 }
-                hint("answer", resume_command(job, "-i 'YOUR ANSWER'", expert));
+                hint(
+                    "answer",
+                    resume_command(inv, job, "-i 'YOUR ANSWER'", expert),
+                );
             }
             RunEventPayload::StopRunByApproval { tool_calls, .. } => {
                 head.push(st.yellow(&format!(
@@ -119,10 +125,18 @@ impl Renderer {
                         .collect::<Vec<_>>()
                         .join(" ")
                 };
-                hint("approve", resume_command(job, &ids("--approve"), expert));
+                hint(
+                    "approve",
+                    resume_command(inv, job, &ids("--approve"), expert),
+                );
                 hint(
                     "deny",
-                    resume_command(job, &format!("{} --reason 'WHY'", ids("--deny")), expert),
+                    resume_command(
+                        inv,
+                        job,
+                        &format!("{} --reason 'WHY'", ids("--deny")),
+                        expert,
+                    ),
                 );
             }
             RunEventPayload::StopRunByExceededMaxSteps { checkpoint, .. } => {
@@ -134,7 +148,7 @@ impl Renderer {
                 let more = limit.saturating_mul(2).max(checkpoint.step_number + 10);
                 hint(
                     "raise the limit",
-                    resume_command(job, &format!("--max-steps {more}"), expert),
+                    resume_command(inv, job, &format!("--max-steps {more}"), expert),
                 );
             }
             RunEventPayload::StopRunByBudget {
@@ -148,7 +162,7 @@ impl Renderer {
                     usage_summary(checkpoint.step_number, &checkpoint.usage, elapsed)
                 )));
                 let flag = raise_budget_flag(budget.as_ref(), reason, &checkpoint.usage);
-                hint("raise the budget", resume_command(job, &flag, expert));
+                hint("raise the budget", resume_command(inv, job, &flag, expert));
             }
             RunEventPayload::StopRunByError {
                 checkpoint, error, ..
@@ -164,9 +178,13 @@ impl Renderer {
                 )));
                 hint(
                     "details",
-                    format!("perstack log --job {} --errors", shell_word(job)),
+                    format!(
+                        "perstack log{} --job {} --errors",
+                        inv.log_flags(),
+                        shell_word(job)
+                    ),
                 );
-                hint("retry", resume_command(job, "", expert));
+                hint("retry", resume_command(inv, job, "", expert));
             }
             RunEventPayload::StopRunBySignal {
                 checkpoint, signal, ..
@@ -175,7 +193,7 @@ impl Renderer {
                     "■ {expert} interrupted by {signal} · {}",
                     usage_summary(checkpoint.step_number, &checkpoint.usage, elapsed)
                 )));
-                hint("resume", resume_command(job, "", expert));
+                hint("resume", resume_command(inv, job, "", expert));
             }
             RunEventPayload::StartRun { .. }
             | RunEventPayload::StartGeneration { .. }

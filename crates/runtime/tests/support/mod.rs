@@ -65,6 +65,7 @@ impl Default for Options {
 /// A runtime wired to a scripted LLM, the test host and storage in a temp workspace.
 pub struct Harness {
     pub llm: ScriptedLlm,
+    pub provider: Arc<HttpProvider>,
     pub host: Arc<TestHost>,
     pub storage: Arc<Storage>,
     pub listener: Arc<CollectingListener>,
@@ -107,12 +108,13 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Storage::new(dir.path()));
         let listener = Arc::new(CollectingListener::new());
-        let runtime = Runtime::new(provider, Arc::new(SharedToolHost(host.clone())))
+        let runtime = Runtime::new(provider.clone(), Arc::new(SharedToolHost(host.clone())))
             .with_storage(Arc::clone(&storage))
             .with_listener(listener.clone());
         let config: PerstackConfig = toml::from_str(CONFIG).unwrap();
         Harness {
             llm,
+            provider,
             host,
             storage,
             listener,
@@ -120,6 +122,15 @@ impl Harness {
             config,
             dir,
         }
+    }
+
+    /// Serves tools through `factory` instead of the shared test host (same storage and
+    /// listener).
+    pub fn with_factory(mut self, factory: Arc<dyn perstack_runtime::ToolHostFactory>) -> Self {
+        self.runtime = Runtime::new(self.provider.clone(), factory)
+            .with_storage(Arc::clone(&self.storage))
+            .with_listener(self.listener.clone());
+        self
     }
 
     /// A fresh run of `main` with `query`: deterministic time, no runtime backoff.

@@ -237,7 +237,17 @@ impl Job {
     }
 
     pub(super) fn render(&self, style: Style, verbose: bool) -> String {
-        let mut r = Renderer::new(style, verbose);
+        self.render_for(style, verbose, super::super::Invocation::default())
+    }
+
+    /// Rendered with the flags of `invocation` in the printed commands.
+    pub(super) fn render_for(
+        &self,
+        style: Style,
+        verbose: bool,
+        invocation: super::super::Invocation,
+    ) -> String {
+        let mut r = Renderer::new(style, verbose).with_invocation(invocation);
         let mut out: String = self.events.iter().map(|e| r.render(e)).collect();
         out.push_str(&r.finish());
         out

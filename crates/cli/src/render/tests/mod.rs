@@ -48,6 +48,33 @@ fn error_stop() {
 }
 
 #[test]
+fn error_stop_hints_repeat_the_config_and_workspace_given() {
+    let mut j = Job::default();
+    j.fresh("r1", "writer", "Summarise notes.md", None);
+    j.read_step("r1", "writer", 1);
+    j.ev(
+        "r1",
+        "writer",
+        1,
+        RunEventPayload::StopRunByError {
+            checkpoint: cp("r1", "writer", CheckpointStatus::StoppedByError, 1),
+            step: step(1),
+            error: CheckpointError {
+                name: "ProviderError".into(),
+                message: "overloaded".into(),
+                status_code: Some(529),
+                is_retryable: true,
+            },
+        },
+    );
+    let invocation = super::Invocation::new(
+        Some(std::path::Path::new("team configs/perstack.toml")),
+        Some(std::path::Path::new("/srv/ws")),
+    );
+    insta::assert_snapshot!(j.render_for(Style::PLAIN, false, invocation));
+}
+
+#[test]
 fn max_steps_stop() {
     let out = stopped(
         |checkpoint, step| RunEventPayload::StopRunByExceededMaxSteps { checkpoint, step },
