@@ -187,7 +187,7 @@ fn sigterm_mid_tool_stops_resumably_and_continue_reruns_the_call() {
 fn slow_to_stop_config(setup: &Setup) -> String {
     let bin = env!("CARGO_BIN_EXE_perstack");
     let script = format!(
-        "trap '' TERM; '{bin}' skill base --no-confine --workspace '{}'; exec sleep 10",
+        "echo $$ > skill.pid; trap '' TERM; '{bin}' skill base --no-confine --workspace '{}'; exec sleep 60",
         setup.ws().display()
     );
     format!(
@@ -221,6 +221,18 @@ fn second_signal_exits_at_once(first: Signal, first_name: &str, second: Signal, 
     );
     let job = job_id(&ended.events);
     setup.assert_verified(&job);
+    // The skill (it ignores SIGTERM, then sleeps 60 s) went down with the runtime.
+    let pid = std::fs::read_to_string(setup.ws().join("skill.pid")).unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proc_dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !proc_dir.exists(),
+        "the skill process {} outlived the exit",
+        pid.trim()
+    );
 }
 
 #[test]

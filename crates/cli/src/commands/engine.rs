@@ -103,7 +103,9 @@ async fn watch_signals(stop: StopSignal) {
             _ = int.recv() => ("SIGINT", 130),
         };
         if !first {
-            eprintln!("{name} again: exiting now");
+            // exit() runs no destructors, so the skills' kill-on-drop would not fire.
+            let killed = perstack_skills::host::kill_all_skill_processes();
+            eprintln!("{name} again: exiting now (killed {killed} skill process group(s))");
             std::process::exit(code);
         }
         first = false;

@@ -19,6 +19,7 @@ mod catalogue;
 mod client;
 mod convert;
 mod events;
+mod groups;
 mod lazy;
 mod options;
 mod plan;
@@ -36,6 +37,7 @@ pub use call::{CallOutcome, DelegateCall, ToolOutput};
 pub use catalogue::{Catalogue, CatalogueEntry, ToolKind};
 pub use convert::without_nulls;
 pub use events::{ChannelSink, NoEvents, SkillEventSink};
+pub use groups::kill_all_skill_processes;
 pub use options::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, HostOptions,
     MAX_STDERR_LINE,

@@ -81,9 +81,15 @@ impl StdioProcess {
             events.clone(),
             redactor,
         ));
+        let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+        if let Some(pgid) = pgid {
+            super::groups::register(pgid);
+        }
         let (exited_tx, exited) = watch::channel(false);
         let (stop_tx, stop_rx) = oneshot::channel();
-        let watcher = tokio::spawn(watch_child(spec.name, child, stop_rx, exited_tx, events));
+        let watcher = tokio::spawn(watch_child(
+            spec.name, pgid, child, stop_rx, exited_tx, events,
+        ));
         Ok((
             StdioProcess {
                 exited,
@@ -113,6 +119,7 @@ impl StdioProcess {
 
 async fn watch_child(
     name: String,
+    pgid: Option<i32>,
     mut child: Child,
     stop: oneshot::Receiver<Duration>,
     exited: watch::Sender<bool>,
@@ -130,6 +137,9 @@ async fn watch_child(
             let grace = grace.unwrap_or(Duration::ZERO);
             terminate(&name, &mut child, grace).await;
         }
+    }
+    if let Some(pgid) = pgid {
+        super::groups::unregister(pgid);
     }
     let _ = exited.send(true);
     events.emit(RuntimeEventPayload::SkillDisconnected { skill_name: name });
