@@ -197,7 +197,11 @@ fn a_run_refuses_an_https_provider_whose_certificate_no_trusted_root_signed() {
 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(llm.served(), 0, "no request may pass an untrusted handshake");
+    assert_eq!(
+        llm.served(),
+        0,
+        "no request may pass an untrusted handshake"
+    );
     let all = format!("{stderr}{}", String::from_utf8_lossy(&out.stdout));
     assert!(all.contains("UnknownIssuer"), "{all}");
     assert!(!ws.path().join("hello.md").exists());
