@@ -40,6 +40,7 @@ pub mod retry;
 pub mod secret;
 pub mod sse;
 mod stream;
+mod tls;
 pub mod types;
 
 pub use config::{

@@ -84,6 +84,7 @@ pub struct HttpProvider {
 impl HttpProvider {
     /// A provider for `spec`.
     pub fn new(spec: ProviderSpec, options: ClientOptions) -> Result<Self, ProviderError> {
+        crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("perstack/", env!("CARGO_PKG_VERSION")));

@@ -36,6 +36,7 @@ impl reqwest::dns::Resolve for GuardedDns {
 /// A client builder with the guard installed: guarded resolution, guarded redirects,
 /// no environment proxy. Callers add timeouts and TLS settings.
 pub fn client_builder(guard: Arc<NetworkGuard>) -> reqwest::ClientBuilder {
+    install_crypto_provider();
     let for_redirects = guard.clone();
     reqwest::Client::builder()
         .no_proxy()
@@ -51,6 +52,14 @@ pub fn client_builder(guard: Arc<NetworkGuard>) -> reqwest::ClientBuilder {
                 Err(refusal) => attempt.error(refusal),
             }
         }))
+}
+
+/// Installs ring as the process's rustls crypto provider unless one is already installed:
+/// reqwest is built without one (its default, aws-lc-rs, is a large C library).
+fn install_crypto_provider() {
+    // An error means a provider is already installed (by us, the providers crate or the
+    // embedding program); reqwest then uses that one, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A guarded HTTP client: checks each request's URL before sending it.
