@@ -6,21 +6,10 @@ mod support;
 use perstack_core::CheckpointStatus;
 use pretty_assertions::assert_eq;
 use serde_json::json;
-use support::Harness;
-use support::outline::outline_runs;
+use support::outline::{blocks, outline_runs};
 use support::script::{Turn, call, say};
 use support::server::Reply;
-
-const MAIN: &str = "the expert \"main\"";
-const HELPER: &str = "the expert \"helper\"";
-const OTHER: &str = "the expert \"other\"";
-
-fn blocks(runs: Vec<(String, String)>) -> String {
-    runs.into_iter()
-        .map(|(key, lines)| format!("--- run of {key}\n{lines}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use support::{HELPER, Harness, MAIN, OTHER};
 
 #[tokio::test]
 async fn single_delegation_returns_the_result_to_the_parent() {

@@ -13,20 +13,9 @@ use perstack_runtime::{
 };
 use pretty_assertions::assert_eq;
 use serde_json::json;
-use support::outline::outline_runs;
+use support::outline::{blocks, outline_runs};
 use support::script::{Turn, call, say};
-use support::{CONFIG, Harness};
-
-const MAIN: &str = "the expert \"main\"";
-const HELPER: &str = "the expert \"helper\"";
-const OTHER: &str = "the expert \"other\"";
-
-fn blocks(runs: Vec<(String, String)>) -> String {
-    runs.into_iter()
-        .map(|(key, lines)| format!("--- run of {key}\n{lines}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use support::{CONFIG, HELPER, Harness, MAIN, OTHER};
 
 /// `setting` resumed the way the CLI does it for `--continue-job JOB`: from the checkpoint
 /// the job waits in (the coordinator's Expert key is kept; the runtime runs the delegate).

@@ -118,7 +118,7 @@ async fn skill_events_are_stored_in_the_run_that_uses_the_host() {
     });
     let h = h.with_factory(factory.clone());
     h.llm.route(
-        "the expert \"main\"",
+        support::MAIN,
         vec![
             call("d1", "helper", json!({"query": "Find it"})),
             call("e1", "echo", json!({"text": "after"})),
@@ -126,7 +126,7 @@ async fn skill_events_are_stored_in_the_run_that_uses_the_host() {
         ],
     );
     h.llm.route(
-        "the expert \"helper\"",
+        support::HELPER,
         vec![call("e2", "echo", json!({"text": "x"})), say("42")],
     );
     let outcome = h.run(h.setting("Go")).await;

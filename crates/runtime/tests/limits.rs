@@ -200,14 +200,14 @@ async fn cost_budget_stops_the_run_resumably_and_a_larger_budget_finishes_it() {
 async fn cost_budget_counts_the_delegates_usage() {
     let h = Harness::new(vec![]).await;
     h.llm.route(
-        "the expert \"main\"",
+        support::MAIN,
         vec![
             call("d1", "helper", json!({"query": "Find the answer"})),
             call("c1", "echo", json!({"text": "1"})),
             say("Never reached."),
         ],
     );
-    h.llm.route("the expert \"helper\"", vec![say("42")]);
+    h.llm.route(support::HELPER, vec![say("42")]);
     // The parent's own two turns cost 0.04 USD; with the delegate's turn the job spent 0.06.
     let stopped = h.run(with_cost_budget(h.setting("Ask"), 0.05)).await;
     assert_eq!(stopped.status(), CheckpointStatus::StoppedByBudget);

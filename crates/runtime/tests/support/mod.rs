@@ -26,6 +26,13 @@ use perstack_runtime::{
 use host::TestHost;
 use server::{Reply, ScriptedLlm};
 
+/// Route needles: a request belongs to the Expert whose system prompt names it.
+pub const MAIN: &str = "the expert \"main\"";
+/// See [`MAIN`].
+pub const HELPER: &str = "the expert \"helper\"";
+/// See [`MAIN`].
+pub const OTHER: &str = "the expert \"other\"";
+
 /// The experts every test can run.
 pub const CONFIG: &str = r#"
 [experts.main]

@@ -326,3 +326,11 @@ fn results(rs: &[ToolResult]) -> String {
         .collect();
     format!("[{}]", parts.join(", "))
 }
+
+/// Runs from [`outline_runs`] as one text, each under a `--- run of <expert>` header.
+pub fn blocks(runs: Vec<(String, String)>) -> String {
+    runs.into_iter()
+        .map(|(key, lines)| format!("--- run of {key}\n{lines}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
