@@ -4,6 +4,9 @@
 // Helpers outside #[test] functions may panic too: this is test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::processes_mentioning;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -136,33 +139,6 @@ fn python_mcp_sdk_lists_tools_writes_and_reads() {
     assert_eq!(seen["listing"], json!(["from-python"]));
     assert_eq!(seen["deniedIsError"], true);
     assert_eq!(seen["denied"]["error"], "AccessDenied");
-}
-
-/// Live processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmdline).contains(needle)
-            && !zombie
-        {
-            found.push(name);
-        }
-    }
-    found
 }
 
 #[test]
