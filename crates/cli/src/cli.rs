@@ -234,8 +234,9 @@ pub struct RunArgs {
 /// Flags every command that runs an Expert takes (`run`, `start`, `replay --resume-from`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunOptions {
-    /// Path to perstack.toml (default: searched from the current folder upward).
-    #[arg(long, value_name = "PATH")]
+    /// Path to perstack.toml (default: searched from the current folder upward). In a
+    /// container, mount it read-only outside the workspace so the Expert cannot rewrite it.
+    #[arg(long, value_name = "PATH", env = "PERSTACK_CONFIG")]
     pub config: Option<PathBuf>,
     /// LLM provider: anthropic, openai, google, ollama, azure-openai, deepseek, ... [default: from config, else anthropic].
     #[arg(long, value_name = "NAME")]
@@ -280,6 +281,11 @@ pub struct RunOptions {
     /// Storage location.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// Send every provider and remote-skill request to `perstack proxy` over this Unix
+    /// socket (unix:///run/perstack/egress.sock). The proxy holds the API key and the
+    /// allowlist; no key is read here, from the environment or env files.
+    #[arg(long, value_name = "unix:///PATH", env = "PERSTACK_EGRESS")]
+    pub egress: Option<String>,
     /// `run`: debug logs on stderr. `start`: skill start-up and stderr lines in the transcript.
     #[arg(long)]
     pub verbose: bool,
@@ -422,6 +428,11 @@ Examples:
   perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
        query adds no message; a job killed before its first step starts over with the query)
   perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
+
+In a container, with the key held by `perstack proxy` outside it:
+  perstack run --egress unix:///run/perstack/egress.sock --config /config/perstack.toml \\
+       --workspace /workspace --state-dir /state writer \"Summarise notes.md\"
+  (see docs/production.md; PERSTACK_EGRESS, PERSTACK_CONFIG and PERSTACK_STATE_DIR set the same)
 
 Approval (skills with requireApproval = [\"tool\", \"prefix*\"] stop with exit 3 before the call;
 the stopRunByApproval event lists the waiting calls; every one needs a decision):

@@ -55,4 +55,12 @@ pub enum CoreError {
         /// Comma-separated list of defined keys.
         available: String,
     },
+    /// An `--egress` / `PERSTACK_EGRESS` value, or a URL it cannot route.
+    #[error("invalid egress {value:?}: {reason}; use unix:///path/to/perstack-proxy.sock")]
+    InvalidEgress {
+        /// The value or URL.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
 }

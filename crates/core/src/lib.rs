@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod egress;
 pub mod env_file;
 mod error;
 pub mod expert_key;

@@ -60,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let spec = ProviderSpec::from_config(name, None, &env)?;
         let options = ClientOptions {
             use_env_proxy: false,
+            egress: None,
             ..ClientOptions::default()
         };
         let provider = HttpProvider::new(spec, options)?;

@@ -86,6 +86,15 @@ pub struct ProviderSpec {
     pub protocol: Protocol,
 }
 
+/// Where a provider's API key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The environment (`ANTHROPIC_API_KEY`, ...); a missing key is an error.
+    Env,
+    /// `perstack proxy` adds the key outside the sandbox: none is read or sent.
+    HeldByProxy,
+}
+
 impl ProviderSpec {
     /// The spec for `name` from its `[provider.setting]` and the environment.
     pub fn from_config(
@@ -93,16 +102,27 @@ impl ProviderSpec {
         setting: Option<&ProviderSetting>,
         env: &dyn EnvLookup,
     ) -> Result<ProviderSpec, ProviderError> {
+        Self::from_config_with(name, setting, env, KeySource::Env)
+    }
+
+    /// The spec for `name`, taking the key from `keys`.
+    pub fn from_config_with(
+        name: ProviderName,
+        setting: Option<&ProviderSetting>,
+        env: &dyn EnvLookup,
+        keys: KeySource,
+    ) -> Result<ProviderSpec, ProviderError> {
         let default_setting = ProviderSetting::default();
         let setting = setting.unwrap_or(&default_setting);
         let cfg = |message: String| ProviderError::Config {
             provider: name,
             message,
         };
-        let required_key = |var: &str| {
-            non_empty(env, var)
-                .map(Secret::new)
-                .ok_or_else(|| cfg(format!("{var} is not set")))
+        let required_key = |var: &str| match keys {
+            KeySource::HeldByProxy => Ok(None),
+            KeySource::Env => non_empty(env, var)
+                .map(|k| Some(Secret::new(k)))
+                .ok_or_else(|| cfg(format!("{var} is not set"))),
         };
         let base = |var: &str, default: &str| -> Result<Url, ProviderError> {
             let raw = setting
@@ -116,18 +136,22 @@ impl ProviderSpec {
         let headers = extra_headers(setting).map_err(cfg)?;
         let spec = match name {
             ProviderName::Anthropic => {
-                let (api_key, auth) = match non_empty(env, "ANTHROPIC_API_KEY") {
-                    Some(key) => (Secret::new(key), AuthStyle::Header("x-api-key".into())),
+                let (api_key, auth) = match (keys, non_empty(env, "ANTHROPIC_API_KEY")) {
+                    (KeySource::HeldByProxy, _) => (None, AuthStyle::Header("x-api-key".into())),
+                    (KeySource::Env, Some(key)) => (
+                        Some(Secret::new(key)),
+                        AuthStyle::Header("x-api-key".into()),
+                    ),
                     // The Anthropic SDKs' convention for bearer tokens (gateways, proxies).
-                    None => match non_empty(env, "ANTHROPIC_AUTH_TOKEN") {
-                        Some(token) => (Secret::new(token), AuthStyle::Bearer),
+                    (KeySource::Env, None) => match non_empty(env, "ANTHROPIC_AUTH_TOKEN") {
+                        Some(token) => (Some(Secret::new(token)), AuthStyle::Bearer),
                         None => return Err(cfg("ANTHROPIC_API_KEY is not set".into())),
                     },
                 };
                 ProviderSpec {
                     name,
                     base_url: base("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")?,
-                    api_key: Some(api_key),
+                    api_key,
                     auth,
                     headers,
                     protocol: Protocol::Anthropic(AnthropicOptions {
@@ -141,7 +165,7 @@ impl ProviderSpec {
                     "GOOGLE_GENERATIVE_AI_BASE_URL",
                     "https://generativelanguage.googleapis.com/v1beta",
                 )?,
-                api_key: Some(required_key("GOOGLE_GENERATIVE_AI_API_KEY")?),
+                api_key: required_key("GOOGLE_GENERATIVE_AI_API_KEY")?,
                 auth: AuthStyle::Header("x-goog-api-key".into()),
                 headers,
                 protocol: Protocol::Gemini,
@@ -149,7 +173,7 @@ impl ProviderSpec {
             ProviderName::OpenAi => ProviderSpec {
                 name,
                 base_url: base("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
-                api_key: Some(required_key("OPENAI_API_KEY")?),
+                api_key: required_key("OPENAI_API_KEY")?,
                 auth: AuthStyle::Bearer,
                 headers,
                 protocol: Protocol::OpenAi(OpenAiOptions {
@@ -178,7 +202,7 @@ impl ProviderSpec {
             ProviderName::Deepseek => ProviderSpec {
                 name,
                 base_url: base("DEEPSEEK_BASE_URL", "https://api.deepseek.com/v1")?,
-                api_key: Some(required_key("DEEPSEEK_API_KEY")?),
+                api_key: required_key("DEEPSEEK_API_KEY")?,
                 auth: AuthStyle::Bearer,
                 headers,
                 protocol: compatible(),
@@ -206,7 +230,7 @@ impl ProviderSpec {
                 ProviderSpec {
                     name,
                     base_url,
-                    api_key: Some(api_key),
+                    api_key,
                     auth: AuthStyle::Header("api-key".into()),
                     headers,
                     protocol: Protocol::OpenAi(OpenAiOptions {

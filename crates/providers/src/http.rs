@@ -91,6 +91,23 @@ pub(crate) fn connection_error(
     }
 }
 
+/// A transport error talking to `perstack proxy`'s socket: what failed and how to fix it.
+pub(crate) fn egress_error(
+    provider: ProviderName,
+    egress: &perstack_core::egress::Egress,
+    err: &reqwest::Error,
+) -> ProviderError {
+    ProviderError::Connection {
+        provider,
+        message: format!(
+            "cannot reach perstack proxy at {egress} ({}); start `perstack proxy --socket {}` \
+             outside the sandbox and mount the socket's folder, or run without --egress",
+            scrub(None, &error_chain(err)),
+            egress.socket().display()
+        ),
+    }
+}
+
 /// `err` and its sources, joined.
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();

@@ -44,7 +44,7 @@ mod tls;
 pub mod types;
 
 pub use config::{
-    AnthropicOptions, AuthStyle, OpenAiFlavor, OpenAiOptions, Protocol, ProviderSpec,
+    AnthropicOptions, AuthStyle, KeySource, OpenAiFlavor, OpenAiOptions, Protocol, ProviderSpec,
 };
 pub use env::{EnvLookup, ProcessEnv};
 pub use error::{ApiError, ProviderError, StreamFailure};

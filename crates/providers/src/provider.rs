@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perstack_core::config::{PerstackConfig, ProviderName};
+use perstack_core::egress::Egress;
 
-use crate::config::ProviderSpec;
+use crate::config::{KeySource, ProviderSpec};
 use crate::env::EnvLookup;
 use crate::error::ProviderError;
 use crate::http::request_headers;
@@ -41,6 +42,8 @@ pub struct ClientOptions {
     pub max_event_bytes: usize,
     /// Honour `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
     pub use_env_proxy: bool,
+    /// Send every request to `perstack proxy` over this Unix socket (no key, no DNS).
+    pub egress: Option<Egress>,
 }
 
 impl Default for ClientOptions {
@@ -52,6 +55,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             max_event_bytes: crate::sse::DEFAULT_MAX_EVENT_BYTES,
             use_env_proxy: true,
+            egress: None,
         }
     }
 }
@@ -88,7 +92,10 @@ impl HttpProvider {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("perstack/", env!("CARGO_PKG_VERSION")));
-        if !options.use_env_proxy {
+        if let Some(egress) = &options.egress {
+            // Everything goes to the proxy's socket; it resolves names and speaks TLS.
+            builder = builder.no_proxy().unix_socket(egress.socket());
+        } else if !options.use_env_proxy {
             builder = builder.no_proxy();
         }
         let client = builder.build().map_err(|e| ProviderError::Config {
@@ -113,13 +120,30 @@ impl HttpProvider {
         config: &PerstackConfig,
         env: &dyn EnvLookup,
     ) -> Result<Self, ProviderError> {
+        Self::from_config_via(config, env, None)
+    }
+
+    /// Like [`HttpProvider::from_config`]; with `egress`, every request goes to
+    /// `perstack proxy` over its socket and no API key is read (the proxy adds it).
+    pub fn from_config_via(
+        config: &PerstackConfig,
+        env: &dyn EnvLookup,
+        egress: Option<Egress>,
+    ) -> Result<Self, ProviderError> {
         let table = config.provider.as_ref();
-        let spec = ProviderSpec::from_config(
+        let keys = match egress {
+            Some(_) => KeySource::HeldByProxy,
+            None => KeySource::Env,
+        };
+        let spec = ProviderSpec::from_config_with(
             config.provider_name(),
             table.and_then(|t| t.setting.as_ref()),
             env,
+            keys,
         )?;
-        Self::new(spec, ClientOptions::from_config(config))
+        let mut options = ClientOptions::from_config(config);
+        options.egress = egress;
+        Self::new(spec, options)
     }
 
     /// The endpoint this provider talks to.

@@ -11,7 +11,9 @@ use url::Url;
 
 use crate::assemble::Assembler;
 use crate::error::{ProviderError, StreamFailure};
-use crate::http::{connection_error, error_chain, read_capped, request_id, scrub, status_error};
+use crate::http::{
+    connection_error, egress_error, error_chain, read_capped, request_id, scrub, status_error,
+};
 use crate::protocol::{Decoder, decoder};
 use crate::provider::Shared;
 use crate::retry::jitter;
@@ -185,15 +187,29 @@ impl GenerationStream {
         }
         let wait = shared.options.idle_timeout.min(deadline - now);
         tracing::debug!(%provider, url = %prepared.url, attempt = self.retries + 1, "sending generation request");
+        let url = match &shared.options.egress {
+            Some(egress) => egress
+                .route(&prepared.url)
+                .map_err(|e| ProviderError::Config {
+                    provider,
+                    message: e.to_string(),
+                })?,
+            None => prepared.url.clone(),
+        };
         let send = shared
             .client
-            .post(prepared.url.clone())
+            .post(url)
             .headers(prepared.headers.clone())
             .body(prepared.body.clone())
             .send();
         let mut response = match tokio::time::timeout(wait, send).await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(connection_error(provider, &e, key)),
+            Ok(Err(e)) => {
+                return Err(match &shared.options.egress {
+                    Some(egress) => egress_error(provider, egress, &e),
+                    None => connection_error(provider, &e, key),
+                });
+            }
             Err(_) if Instant::now() >= deadline => return Err(self.timeout()),
             Err(_) => {
                 return Err(ProviderError::Stream {

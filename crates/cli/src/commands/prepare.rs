@@ -10,6 +10,7 @@ use perstack_checkpoint::Storage;
 use perstack_core::config::{
     LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, load_config,
 };
+use perstack_core::egress::Egress;
 use perstack_core::env_file::EnvFiles;
 use perstack_core::{Checkpoint, CheckpointStatus, PriceTable};
 use perstack_providers::HttpProvider;
@@ -104,8 +105,19 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     if let Some(t) = opts.timeout {
         config.timeout = Some(t);
     }
-    let provider = HttpProvider::from_config(&config, &|name: &str| env.get(name).cloned())
+    let egress = opts
+        .egress
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(Egress::parse)
+        .transpose()
         .map_err(|e| e.to_string())?;
+    let provider = HttpProvider::from_config_via(
+        &config,
+        &|name: &str| env.get(name).cloned(),
+        egress.clone(),
+    )
+    .map_err(|e| e.to_string())?;
     let storage = Arc::new(crate::state_dir::open(&opts.storage, &workspace)?);
     let (checkpoint, job_id) = continuation(args, &storage)?;
     let input = input(args, checkpoint.as_ref())?;
@@ -132,8 +144,12 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     setting.checkpoint = checkpoint;
     setting.trace = trace(&loaded);
-    let host_options =
-        crate::state_dir::host_options(&opts.storage, HostOptions::new(&workspace).with_env(env));
+    let host_options = crate::state_dir::host_options(
+        &opts.storage,
+        HostOptions::new(&workspace)
+            .with_env(env)
+            .with_egress(egress),
+    );
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
     let lockfile = if lock_path.exists() {
         Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)

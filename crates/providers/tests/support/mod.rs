@@ -365,6 +365,7 @@ pub fn test_options() -> ClientOptions {
         connect_timeout: Duration::from_secs(5),
         max_event_bytes: 1 << 20,
         use_env_proxy: false,
+        egress: None,
     }
 }
 

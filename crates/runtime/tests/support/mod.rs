@@ -108,6 +108,7 @@ impl Harness {
                 max_retry_after: Duration::from_secs(1),
             },
             use_env_proxy: false,
+            egress: None,
             ..ClientOptions::default()
         };
         let provider = Arc::new(HttpProvider::new(spec, client).unwrap());

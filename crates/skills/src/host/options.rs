@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use perstack_core::egress::Egress;
 use perstack_sandbox::Redactor;
 use perstack_sandbox::env::{EnvSource, ProcessEnv};
 
@@ -53,6 +54,9 @@ pub struct HostOptions {
     /// literals. No `perstack.toml` key or CLI flag sets this; it exists so that the
     /// remote-skill path can be tested against a server on loopback.
     pub loopback_remote_skills_for_tests: bool,
+    /// Send remote skills' MCP traffic to `perstack proxy` over its Unix socket (the proxy
+    /// resolves, checks and connects; no DNS or network is needed here).
+    pub egress: Option<Egress>,
 }
 
 impl std::fmt::Debug for HostOptions {
@@ -72,6 +76,7 @@ impl std::fmt::Debug for HostOptions {
                 "loopback_remote_skills_for_tests",
                 &self.loopback_remote_skills_for_tests,
             )
+            .field("egress", &self.egress)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +98,7 @@ impl HostOptions {
             redactor: Arc::new(Redactor::new()),
             interactive_skills: true,
             loopback_remote_skills_for_tests: false,
+            egress: None,
         }
     }
 
@@ -101,6 +107,12 @@ impl HostOptions {
     pub fn with_storage_outside_workspace(mut self) -> Self {
         self.hide_storage = false;
         self.base.hide_storage = false;
+        self
+    }
+
+    /// The same options with remote skills routed through `perstack proxy`.
+    pub fn with_egress(mut self, egress: Option<Egress>) -> Self {
+        self.egress = egress;
         self
     }
 

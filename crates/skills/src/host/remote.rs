@@ -55,21 +55,39 @@ pub(crate) async fn start_remote(
     }
     let guard = Arc::new(NetworkGuard::system(policy));
     let t0 = Instant::now();
-    guard
-        .check_url(&endpoint)
-        .await
-        .map_err(|r| refuse(format!("network access refused: {r}")))?;
+    match &options.egress {
+        // The proxy resolves and checks the host against its own allowlist and the same
+        // guard; here only what needs no resolution (the sandbox has no DNS).
+        Some(_) => guard
+            .check_static(&url)
+            .map(|_| ())
+            .map_err(|r| refuse(format!("network access refused: {r}")))?,
+        None => guard
+            .check_url(&endpoint)
+            .await
+            .map(|_| ())
+            .map_err(|r| refuse(format!("network access refused: {r}")))?,
+    }
     // Only now: the guard refuses URLs that carry credentials, so none reach an event.
     events.emit(RuntimeEventPayload::SkillStarting {
         skill_name: name.clone(),
         command: endpoint.clone(),
         args: Vec::new(),
     });
-    let client = client_builder(guard)
+    let mut builder = client_builder(guard);
+    let mut uri = endpoint.clone();
+    if let Some(egress) = &options.egress {
+        builder = builder.unix_socket(egress.socket());
+        uri = egress
+            .route(&url)
+            .map_err(|e| refuse(e.to_string()))?
+            .to_string();
+    }
+    let client = builder
         .build()
         .map_err(|e| refuse(format!("cannot build the HTTP client: {e}")))?;
-    let config = StreamableHttpClientTransportConfig::with_uri(endpoint.as_str())
-        .reinit_on_expired_session(true);
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(uri.as_str()).reinit_on_expired_session(true);
     let transport = StreamableHttpClientTransport::with_client(client, config);
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
