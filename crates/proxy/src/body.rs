@@ -93,6 +93,8 @@ impl Pending {
 pub(crate) struct Logged {
     inner: ProxyBody,
     bytes_out: u64,
+    /// The upstream's `content-length`: the server stops polling once that much is written.
+    expected: Option<u64>,
     pending: Option<Pending>,
 }
 
@@ -105,11 +107,12 @@ impl std::fmt::Debug for Logged {
 }
 
 impl Logged {
-    /// Wraps `inner`; `pending` is written when it finishes.
-    pub(crate) fn new(inner: ProxyBody, pending: Pending) -> Self {
+    /// Wraps `inner` (of `expected` bytes, if known); `pending` is written when it finishes.
+    pub(crate) fn new(inner: ProxyBody, expected: Option<u64>, pending: Pending) -> Self {
         Logged {
             inner,
             bytes_out: 0,
+            expected,
             pending: Some(pending),
         }
     }
@@ -135,7 +138,7 @@ impl Body for Logged {
                 if let Some(data) = frame.data_ref() {
                     self.bytes_out += data.len() as u64;
                 }
-                if self.inner.is_end_stream() {
+                if self.inner.is_end_stream() || self.expected == Some(self.bytes_out) {
                     self.finish(None);
                 }
             }
@@ -162,8 +165,9 @@ impl Drop for Logged {
     fn drop(&mut self) {
         if self.pending.is_some() {
             // A body with nothing to send (204, HEAD) may be dropped without being polled.
-            let reason = (!self.inner.is_end_stream())
-                .then(|| "client went away before the response ended".to_string());
+            let complete = self.inner.is_end_stream() || self.expected == Some(self.bytes_out);
+            let reason =
+                (!complete).then(|| "client went away before the response ended".to_string());
             self.finish(reason);
         }
     }

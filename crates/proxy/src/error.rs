@@ -179,6 +179,11 @@ impl Failure {
             header::HeaderValue::from_static("application/json"),
         );
         headers.insert("x-perstack-proxy", header::HeaderValue::from_static(marker));
+        // After a refused CONNECT the client may already be sending TLS bytes; never reuse.
+        headers.insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
         response
     }
 }

@@ -177,6 +177,7 @@ async fn forward(
         .map_err(upstream_failure)?;
 
     let status = response.status();
+    let expected = response.content_length();
     let headers = target::response_headers(response.headers());
     let stream = response
         .bytes_stream()
@@ -190,7 +191,7 @@ async fn forward(
         bytes_in,
         sink: state.sink.clone(),
     };
-    let body = Logged::new(StreamBody::new(stream).boxed_unsync(), pending);
+    let body = Logged::new(StreamBody::new(stream).boxed_unsync(), expected, pending);
     let mut out = Response::new(body.boxed_unsync());
     *out.status_mut() = status;
     *out.headers_mut() = headers;
