@@ -434,3 +434,47 @@ fn no_userns_inner() {
         "{text}"
     );
 }
+
+/// The egress shape: no network, but TCP to the runtime's forwarder port. The child
+/// reaches that port, and no other port, no UDP (DNS) and no raw socket.
+#[test]
+fn a_forwarder_port_is_the_only_tcp_destination() {
+    let d = dirs();
+    let forwarder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (fport, oport) = (
+        forwarder.local_addr().unwrap().port(),
+        other.local_addr().unwrap().port(),
+    );
+    let policy = ConfinementPolicy::new(&d.ws, None).connecting_only_to(vec![fport]);
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{fport} && echo via >&3 && echo connected");
+    let (out, report) = run(&policy, &d.ws, "bash", &["-c", &script]);
+    assert_eq!(report.seccomp.status, Enforcement::Full, "{report:?}");
+    assert!(out.status.success(), "{out:?}");
+    let (mut sock, _) = forwarder.accept().unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut sock, &mut got).unwrap();
+    assert_eq!(got, "via\n");
+    // Datagram and raw IP sockets stay refused by seccomp, whatever Landlock can do.
+    let (out, _) = run(
+        &policy,
+        &d.ws,
+        "bash",
+        &["-c", "exec 3<>/dev/udp/127.0.0.1/53 && echo sent"],
+    );
+    assert!(!out.status.success(), "udp socket opened: {out:?}");
+    // Landlock's TCP rules (ABI 4+) keep every other port closed.
+    if report.landlock.tcp_denied {
+        let script = format!("exec 3<>/dev/tcp/127.0.0.1/{oport} && echo connected");
+        let (out, _) = run(&policy, &d.ws, "bash", &["-c", &script]);
+        assert!(!out.status.success(), "connect to another port: {out:?}");
+        assert!(
+            no_pending_connection(&other),
+            "the other port got a connection"
+        );
+    } else {
+        eprintln!(
+            "Landlock TCP rules unavailable here: only seccomp's stream-only rule was checked"
+        );
+    }
+}

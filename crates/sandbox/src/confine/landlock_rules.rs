@@ -1,7 +1,7 @@
 //! The Landlock ruleset of a confined child.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
     RulesetCreated, RulesetCreatedAttr, Scope, path_beneath_rules,
 };
 
@@ -34,8 +34,13 @@ fn build(
         Some(paths) => paths.clone(),
         None => vec!["/".into()],
     };
-    let created = ruleset
-        .create()?
+    let mut created = ruleset.create()?;
+    if !policy.network {
+        for port in &policy.connect_ports {
+            created = created.add_rule(NetPort::new(*port, AccessNet::ConnectTcp))?;
+        }
+    }
+    let created = created
         .add_rules(path_beneath_rules(
             existing(&read),
             AccessFs::from_read(abi),

@@ -32,6 +32,10 @@ pub struct ConfinementPolicy {
     pub write_paths: Vec<PathBuf>,
     /// Whether the child may open IP sockets.
     pub network: bool,
+    /// Without `network`: TCP ports the child may still connect to (the runtime's egress
+    /// forwarder on loopback). seccomp then allows TCP sockets but no other IP socket, and
+    /// Landlock (ABI 4+) allows TCP connects to these ports only and no bind.
+    pub connect_ports: Vec<u16>,
     /// Refuse to start the child unless every layer is fully enforced.
     pub require_full: bool,
     /// Folders inside the writable trees the child must not write (the default storage
@@ -51,6 +55,7 @@ impl ConfinementPolicy {
             read_paths: None,
             write_paths,
             network: false,
+            connect_ports: Vec::new(),
             require_full: false,
             hidden_paths: Vec::new(),
         }
@@ -65,6 +70,12 @@ impl ConfinementPolicy {
     /// Allows or denies IP sockets.
     pub fn with_network(mut self, network: bool) -> Self {
         self.network = network;
+        self
+    }
+
+    /// Allows TCP connects to `ports` only (see [`ConfinementPolicy::connect_ports`]).
+    pub fn connecting_only_to(mut self, ports: Vec<u16>) -> Self {
+        self.connect_ports = ports;
         self
     }
 
@@ -219,6 +230,8 @@ impl Confinement {
         }
         let filter = if policy.network {
             None
+        } else if !policy.connect_ports.is_empty() {
+            Some(seccomp::tcp_only_filter()?)
         } else {
             Some(seccomp::ip_socket_filter()?)
         };

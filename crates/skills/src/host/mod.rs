@@ -19,6 +19,7 @@ mod catalogue;
 mod client;
 mod convert;
 mod events;
+mod forwarder;
 mod groups;
 mod lazy;
 mod options;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::client::Session;
 use super::convert::tool_definition;
 use super::events::SkillEventSink;
+use super::forwarder::Forwarder;
 use super::options::HostOptions;
 use super::plan::{Launch, ToolFilter};
 use super::stdio::{SpawnSpec, StdioProcess};
@@ -50,8 +51,12 @@ pub(crate) enum Backend {
     },
     /// A remote server; the sender keeps the session's "gone" flag alive.
     Remote { _gone: watch::Sender<bool> },
-    /// A child process and its private tmp directory.
-    Stdio { process: StdioProcess, tmp: PathBuf },
+    /// A child process, its private tmp directory and its egress forwarder, if any.
+    Stdio {
+        process: StdioProcess,
+        tmp: PathBuf,
+        _forwarder: Option<Forwarder>,
+    },
 }
 
 impl McpSkill {
@@ -73,7 +78,9 @@ impl McpSkill {
                     skill_name: self.name,
                 });
             }
-            Backend::Stdio { mut process, tmp } => {
+            Backend::Stdio {
+                mut process, tmp, ..
+            } => {
                 process.stop(grace).await;
                 if let Err(e) = std::fs::remove_dir_all(&tmp) {
                     tracing::debug!(skill = %self.name, error = %e, "could not remove the skill's tmp");
@@ -149,9 +156,29 @@ pub(crate) async fn start_stdio(
         reason: format!("cannot create its tmp directory {}: {e}", tmp.display()),
     })?;
     env.insert("TMPDIR".into(), tmp.display().to_string());
+    // With egress, network access means the loopback forwarder to the proxy, nothing else.
+    let forwarder = match (&options.egress, network) {
+        (Some(egress), true) => {
+            let f = Forwarder::start(egress)
+                .await
+                .map_err(|e| SkillError::Startup {
+                    skill: name.clone(),
+                    reason: format!("cannot start its egress forwarder: {e}"),
+                })?;
+            for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+                env.insert(var.into(), f.url());
+            }
+            env.insert("NO_PROXY".into(), String::new());
+            env.insert("no_proxy".into(), String::new());
+            Some(f)
+        }
+        (Some(_), false) | (None, _) => None,
+    };
+    let connect_ports: Vec<u16> = forwarder.iter().map(Forwarder::port).collect();
     let confinement = options.confine_skills.then(|| {
         let mut policy = ConfinementPolicy::new(&options.workspace, Some(tmp.clone()))
-            .with_network(network)
+            .with_network(network && forwarder.is_none())
+            .connecting_only_to(connect_ports.clone())
             .fail_closed(options.require_full_confinement);
         policy
             .write_paths
@@ -205,7 +232,11 @@ pub(crate) async fn start_stdio(
         options.startup_timeout,
     )
     .await;
-    let backend = Backend::Stdio { process, tmp };
+    let backend = Backend::Stdio {
+        process,
+        tmp,
+        _forwarder: forwarder,
+    };
     finish(
         name,
         connected,
@@ -317,7 +348,9 @@ async fn stop_backend(name: &str, backend: Backend, grace: Duration) {
     match backend {
         Backend::InProcess { server, .. } => server.abort(),
         Backend::Remote { .. } => {}
-        Backend::Stdio { mut process, tmp } => {
+        Backend::Stdio {
+            mut process, tmp, ..
+        } => {
             process.stop(grace).await;
             if let Err(e) = std::fs::remove_dir_all(&tmp) {
                 tracing::debug!(skill = %name, error = %e, "could not remove the skill's tmp");
