@@ -52,6 +52,10 @@ pub enum Command {
     /// Serve a built-in skill to any MCP client.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// Run the egress proxy outside the sandbox: it holds the provider keys, forwards only to
+    /// allowlisted hosts and writes one JSON access-log line per decision on stdout.
+    #[command(after_help = PROXY_AFTER_HELP)]
+    Proxy(Box<ProxyArgs>),
     /// Print a shell completion script (e.g. `perstack completions bash > /etc/bash_completion.d/perstack`).
     Completions {
         /// The shell.
@@ -184,6 +188,81 @@ pub struct InstallArgs {
     /// <workspace>/perstack/).
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+const PROXY_AFTER_HELP: &str = "\
+Production shape: the proxy runs on the host (or in a sidecar) with the API keys in its own
+environment; each execution runs in a container with no network and the socket mounted in:
+  perstack proxy --config /etc/perstack/perstack.toml \\
+      --socket /run/perstack/egress.sock --socket-group 10001
+  docker run --network none -v /run/perstack:/run/perstack ... \\
+      perstack run --egress unix:///run/perstack/egress.sock <expert> <query>
+
+What is allowed: the config's provider (and each --provider) with its key added from the
+proxy's environment or --env-file; remote skill endpoints (a token with --bearer HOST=VAR);
+every skill's allowedDomains (https, no credential); --allow HOST[:PORT]; and local or private
+servers given with --allow-private URL. Everything else is refused with 403 and a JSON error.
+Credentials a request brings are always stripped. Key values are never printed or logged.
+
+Output: one JSON line per decision on stdout (time, client, method, host, port, path, status,
+bytesIn, bytesOut, decision, reason, credential header name, privateUpstream, durationMs);
+logs and warnings on stderr. SIGTERM or SIGINT stops accepting, lets in-flight streams finish
+for a few seconds and removes the socket.
+
+Exit codes: 0 stopped by a signal, 1 runtime error, 2 configuration error.";
+
+/// `perstack proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Path to the operator's perstack.toml (default: searched from the current folder upward;
+    /// optional when --provider or --allow entries say what to allow).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Unix socket to listen on (a stale socket file there is replaced).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PERSTACK_PROXY_SOCKET",
+        required_unless_present = "listen"
+    )]
+    pub socket: Option<PathBuf>,
+    /// Permission bits of the socket, in octal.
+    #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_octal_mode)]
+    pub socket_mode: u32,
+    /// Numeric group id to give the socket (e.g. the container user's gid), usually with
+    /// --socket-mode 660.
+    #[arg(long, value_name = "GID")]
+    pub socket_group: Option<u32>,
+    /// Also listen on a loopback TCP address (127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow another https host, HOST or HOST:PORT (repeatable).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub allow: Vec<String>,
+    /// Allow a local or private upstream, e.g. http://127.0.0.1:8080 (repeatable; logged
+    /// with "privateUpstream": true).
+    #[arg(long, value_name = "URL")]
+    pub allow_private: Vec<String>,
+    /// Serve another provider besides the config's, e.g. openai (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Vec<String>,
+    /// Send `Authorization: Bearer $VAR` to a remote skill's host, HOST=VAR (repeatable).
+    #[arg(long, value_name = "HOST=VAR")]
+    pub bearer: Vec<String>,
+    /// Read variables (API keys) from this env file too (repeatable; later files win).
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Vec<PathBuf>,
+    /// Start even when a provider's key is not set; its requests then go upstream keyless.
+    #[arg(long)]
+    pub no_credentials_ok: bool,
+}
+
+fn parse_octal_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode like 600 or 660"))
 }
 
 /// `perstack validate`.

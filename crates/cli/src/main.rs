@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Log(args) => commands::log::run(&args),
         Command::Install(args) => commands::install::run(&args),
         Command::Skill(cli::SkillCommand::Base(args)) => commands::skill::run_base(&args),
+        Command::Proxy(args) => commands::proxy::run(&args),
     };
     ExitCode::from(code)
 }

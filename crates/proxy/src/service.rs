@@ -264,9 +264,10 @@ async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, F
 /// A guard refusal as a failure: a name that does not resolve is unreachable, the rest are
 /// refusals.
 fn refusal_failure(refusal: Refusal) -> Failure {
-    match refusal {
-        Refusal::Resolve { .. } => Failure::Unreachable(refusal.to_string()),
-        other => Failure::Guard(other),
+    if matches!(refusal, Refusal::Resolve { .. }) {
+        Failure::Unreachable(refusal.to_string())
+    } else {
+        Failure::Guard(refusal)
     }
 }
 

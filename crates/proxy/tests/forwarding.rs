@@ -40,7 +40,11 @@ fn refused_body(host: &str, port: u16) -> serde_json::Value {
 async fn forwards_origin_form_with_the_key_swapped_in() {
     let up = Upstream::start().await;
     let origin = format!("http://127.0.0.1:{}", up.port());
-    let mut proxy = Running::start(anthropic_at(&format!("{origin}/v1"), &[origin.clone()])).await;
+    let mut proxy = Running::start(anthropic_at(
+        &format!("{origin}/v1"),
+        std::slice::from_ref(&origin),
+    ))
+    .await;
     let reply = proxy
         .raw(&format!(
             "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-api-key: client-key\r\n\

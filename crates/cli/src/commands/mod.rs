@@ -8,6 +8,7 @@ pub mod log;
 mod log_cost;
 mod prepare;
 mod prompt;
+pub mod proxy;
 pub mod replay;
 pub mod run;
 pub mod schema;
