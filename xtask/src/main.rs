@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod image;
 mod peers;
 mod schema;
 mod test;
@@ -44,6 +45,20 @@ enum Task {
         #[arg(long)]
         no_build: bool,
     },
+    /// Build the container image offline: a static binary on an empty root filesystem
+    /// (docker/Dockerfile's final stage), tagged perstack:<version> and perstack:latest, then
+    /// smoke-test it with the hardening flags (docs/container.md).
+    Image {
+        /// Use target/x86_64-unknown-linux-gnu/release/perstack as it is.
+        #[arg(long)]
+        no_build: bool,
+        /// Tag to give the image, instead of perstack:<version> and perstack:latest (repeatable).
+        #[arg(long = "tag", value_name = "NAME:TAG")]
+        tags: Vec<String>,
+        /// The docker client to run.
+        #[arg(long, env = "PERSTACK_DOCKER", default_value = "docker")]
+        docker: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -58,6 +73,18 @@ fn main() -> Result<()> {
         Task::Peers => peers::install(&root),
         Task::Bench => bench::run(&root),
         Task::Demo { no_build } => demo::run(&root, !no_build),
+        Task::Image {
+            no_build,
+            tags,
+            docker,
+        } => image::run(
+            &root,
+            &image::Options {
+                build: !no_build,
+                tags,
+                docker,
+            },
+        ),
     }
 }
 
