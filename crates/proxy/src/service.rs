@@ -77,7 +77,7 @@ pub(crate) async fn handle(
         Ok(response) => Ok(response),
         Err(failure) => {
             record.status = failure.status().as_u16();
-            record.decision = if failure.is_refusal() || record.port == 0 {
+            record.decision = if failure.status().is_client_error() {
                 Decision::Refused
             } else {
                 Decision::Allowed
