@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod e2e;
 mod image;
 mod peers;
 mod schema;
@@ -59,6 +60,23 @@ enum Task {
         #[arg(long, env = "PERSTACK_DOCKER", default_value = "docker")]
         docker: String,
     },
+    /// Build the image, then run the container tests (crates/cli/tests/container/): real
+    /// hardened containers, `perstack proxy` holding the key on the host, the scripted LLM
+    /// server behind it. Needs a running Docker Engine.
+    E2e {
+        /// Test the image as it is (skip `cargo xtask image`).
+        #[arg(long)]
+        no_build: bool,
+        /// The image to build and test.
+        #[arg(long, value_name = "NAME:TAG", default_value = "perstack:latest")]
+        image: String,
+        /// The docker client to run.
+        #[arg(long, env = "PERSTACK_DOCKER", default_value = "docker")]
+        docker: String,
+        /// Arguments for the test binary (e.g. a test name filter), after --.
+        #[arg(last = true)]
+        test_args: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -83,6 +101,20 @@ fn main() -> Result<()> {
                 build: !no_build,
                 tags,
                 docker,
+            },
+        ),
+        Task::E2e {
+            no_build,
+            image,
+            docker,
+            test_args,
+        } => e2e::run(
+            &root,
+            &e2e::Options {
+                build_image: !no_build,
+                image_tag: image,
+                docker,
+                test_args,
             },
         ),
     }

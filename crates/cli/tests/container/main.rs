@@ -286,7 +286,8 @@ fn container_escape_attempts_fail_and_show_in_the_events() {
     let run = sandbox.run(&proxy, &["writer", "Escape"]);
     assert_eq!(run.code, Some(0), "{}", run.explain());
     let results = tool_results(&run);
-    assert_eq!(results.len(), 7, "{results:#?}");
+    // attemptCompletion ends the step without a tool result event.
+    assert_eq!(results.len(), 6, "{results:#?}");
     for (i, r) in results.iter().take(5).enumerate() {
         assert_eq!(r["isError"], true, "attempt {i} did not fail: {r}");
     }
@@ -315,7 +316,8 @@ fn container_exfiltration_through_the_proxy_is_refused_and_logged() {
     let proxy = Proxy::start(&operator.config(), &llm, &[]);
     for target in [
         "https://exfil.example.net/v1",
-        "http://169.254.169.254/latest",
+        // (plain http to it is already refused by config validation)
+        "https://169.254.169.254/latest",
         "http://127.0.0.2:9/v1",
     ] {
         let runner = Sandbox::new(&llm, WRITER);
