@@ -34,7 +34,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
                 docker: opts.docker.clone(),
             },
         )?;
-        println!(
+        eprintln!(
             "e2e: image {} ready in {:.0?}",
             opts.image_tag,
             t0.elapsed()
@@ -46,12 +46,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         .current_dir(root)
         .env("PERSTACK_E2E_IMAGE", &opts.image_tag)
         .env("PERSTACK_E2E_DOCKER", &opts.docker)
-        .args(["test", "-p", "perstack-cli", "--test", "container", "--"])
+        .args(["test", "--workspace", "--test", "container", "--"])
+        // --workspace: the same feature set as the test stage, so its build is reused.
         // Each test starts its own proxy and LLM server; two at a time suit 2 cores.
         .args(["--ignored", "--test-threads", "2"])
         .args(&opts.test_args)
         .status()?;
-    println!("e2e: container tests took {:.0?}", t0.elapsed());
+    eprintln!("e2e: container tests took {:.0?}", t0.elapsed());
     if !status.success() {
         bail!("container tests failed ({status})");
     }

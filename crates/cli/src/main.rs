@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config_path;
+mod confinement;
 mod render;
 mod state_dir;
 

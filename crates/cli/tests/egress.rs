@@ -117,6 +117,10 @@ fn a_keyless_runner_completes_through_the_proxy_which_adds_the_key() {
         "hi\n"
     );
     assert_eq!(llm.served(), 3);
+    let init: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(init["type"], "initializeRuntime");
+    assert_eq!(init["egress"], format!("unix://{}", socket.display()));
     let access = proxy.access.lock().unwrap().clone();
     assert_eq!(access.len(), 3, "{access:?}");
     for a in &access {

@@ -252,6 +252,8 @@ fn record_priced_job(ws: &Path, model: &str) {
             config_hash: None,
             lockfile_hash: None,
             event_schema_version: None,
+            egress: None,
+            confinement: None,
         },
     );
     log.append(&init.into(), false).unwrap();

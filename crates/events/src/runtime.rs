@@ -45,6 +45,40 @@ pub struct InteractiveToolCallInfo {
     pub text: String,
 }
 
+/// How much of one confinement layer the kernel enforces (ours, on `initializeRuntime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LayerStatus {
+    /// Fully enforced.
+    Full,
+    /// Partly (an older kernel ABI).
+    Partial,
+    /// Not available here (kernel, container runtime or seccomp profile refused it).
+    None,
+    /// Not needed in this configuration.
+    NotRequested,
+    /// Turned off by the operator.
+    Off,
+}
+
+/// The confinement layers `exec` and stdio skills get on this machine, probed at start
+/// (ours, on `initializeRuntime`; see docs/security.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfinementSummary {
+    /// `no_new_privs` can be set.
+    pub no_new_privs: bool,
+    /// Landlock file-system and TCP rules.
+    pub landlock: LayerStatus,
+    /// The Landlock ABI, when Landlock is available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landlock_abi: Option<u32>,
+    /// The seccomp filter denying IP sockets.
+    pub seccomp: LayerStatus,
+    /// The user + mount namespace hiding the storage folder.
+    pub mount_namespace: LayerStatus,
+}
+
 /// An MCP server's self-reported identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -116,6 +150,13 @@ pub enum RuntimeEventPayload {
         /// Ours: version of this event schema.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event_schema_version: Option<String>,
+        /// Ours: where the runtime's own HTTP requests go when `perstack proxy` holds the
+        /// key (`unix:///...`); absent when the runtime connects itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        egress: Option<String>,
+        /// Ours: the confinement layers this machine enforces for `exec` and stdio skills.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confinement: Option<ConfinementSummary>,
     },
     /// A skill is starting.
     SkillStarting {

@@ -49,7 +49,11 @@ fn kind_of(name: ProviderName) -> Kind {
         ProviderName::Anthropic => Kind::Anthropic,
         ProviderName::Google => Kind::Gemini,
         ProviderName::OpenAi => Kind::OpenAi,
-        _ => Kind::Compatible,
+        ProviderName::Ollama
+        | ProviderName::AzureOpenAi
+        | ProviderName::AmazonBedrock
+        | ProviderName::GoogleVertex
+        | ProviderName::Deepseek => Kind::Compatible,
     }
 }
 

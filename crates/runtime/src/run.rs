@@ -373,5 +373,7 @@ fn initialize_event(setting: &RunSetting, expert_version: &str) -> RuntimeEventP
         config_hash: setting.trace.config_hash.clone(),
         lockfile_hash: setting.trace.lockfile_hash.clone(),
         event_schema_version: Some(EVENT_SCHEMA_VERSION.to_string()),
+        egress: setting.trace.egress.clone(),
+        confinement: setting.trace.confinement.clone(),
     }
 }

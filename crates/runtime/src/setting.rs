@@ -88,6 +88,10 @@ pub struct TraceInfo {
     pub config_hash: Option<String>,
     /// SHA-256 of the lockfile.
     pub lockfile_hash: Option<String>,
+    /// Where the runtime's HTTP requests go (`unix:///...` with `perstack proxy`).
+    pub egress: Option<String>,
+    /// The confinement layers probed at start.
+    pub confinement: Option<perstack_events::ConfinementSummary>,
 }
 
 /// Everything one execution needs besides its collaborators (Perstack's `RunSetting`).

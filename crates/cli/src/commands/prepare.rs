@@ -148,8 +148,10 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         &opts.storage,
         HostOptions::new(&workspace)
             .with_env(env)
-            .with_egress(egress),
+            .with_egress(egress.clone()),
     );
+    setting.trace.egress = egress.as_ref().map(ToString::to_string);
+    setting.trace.confinement = Some(crate::confinement::probe(&host_options));
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
     let lockfile = if lock_path.exists() {
         Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)
@@ -326,5 +328,7 @@ fn trace(loaded: &LoadedConfig) -> TraceInfo {
         git_revision: option_env!("PERSTACK_GIT_REVISION").map(str::to_string),
         config_hash: Some(sha(loaded.source.as_bytes())),
         lockfile_hash: lock.as_deref().map(sha),
+        egress: None,
+        confinement: None,
     }
 }

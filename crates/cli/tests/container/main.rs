@@ -81,6 +81,17 @@ fn container_hardened_run_completes_with_the_key_outside() {
     assert_eq!(run.code, Some(0), "{}", run.explain());
     let types = run.types();
     assert_eq!(types.first().map(String::as_str), Some("initializeRuntime"));
+    let init = run.first("initializeRuntime").unwrap();
+    assert_eq!(init["egress"], harness::SOCKET_IN_CONTAINER);
+    // Which of the runtime's own layers hold inside Docker's default profile (recorded
+    // in docs/container.md); no_new_privs always does.
+    let layers = &init["confinement"];
+    eprintln!("confinement inside the container: {layers}");
+    assert_eq!(layers["noNewPrivs"], true, "{layers}");
+    assert_eq!(
+        layers["mountNamespace"], "notRequested",
+        "state is outside the workspace"
+    );
     assert!(types.iter().any(|t| t == "completeRun"), "{types:?}");
     assert_eq!(
         std::fs::read_to_string(sandbox.workspace.path().join("hello.md")).unwrap(),

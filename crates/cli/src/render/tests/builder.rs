@@ -142,6 +142,8 @@ impl Job {
                 config_hash: None,
                 lockfile_hash: None,
                 event_schema_version: None,
+                egress: None,
+                confinement: None,
             },
         }));
     }
