@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod demo_container;
 mod e2e;
 mod image;
 mod peers;
@@ -42,9 +43,17 @@ enum Task {
     Bench,
     /// Run the demo Expert end to end, offline, against the scripted LLM server.
     Demo {
-        /// Use target/debug/perstack as it is (CI: the binary the test stage built).
+        /// Use the binary (or with --container, the image) as it is (CI: what earlier
+        /// stages built).
         #[arg(long)]
         no_build: bool,
+        /// Run the Expert in a hardened container (no network, no key inside) with
+        /// `perstack proxy` holding the key on this machine; builds the image first.
+        #[arg(long)]
+        container: bool,
+        /// The docker client to run (with --container).
+        #[arg(long, env = "PERSTACK_DOCKER", default_value = "docker")]
+        docker: String,
     },
     /// Build the container image offline: a static binary on an empty root filesystem
     /// (docker/Dockerfile's final stage), tagged perstack:<version> and perstack:latest, then
@@ -90,7 +99,22 @@ fn main() -> Result<()> {
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
         Task::Bench => bench::run(&root),
-        Task::Demo { no_build } => demo::run(&root, !no_build),
+        Task::Demo {
+            no_build,
+            container: false,
+            ..
+        } => demo::run(&root, !no_build),
+        Task::Demo {
+            no_build,
+            container: true,
+            docker,
+        } => demo_container::run(
+            &root,
+            &demo_container::Options {
+                build: !no_build,
+                docker,
+            },
+        ),
         Task::Image {
             no_build,
             tags,

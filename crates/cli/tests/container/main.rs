@@ -114,6 +114,24 @@ fn container_hardened_run_completes_with_the_key_outside() {
     }
     assert_eq!(llm.served(), 3);
     assert_no_key(&run);
+    // Nothing in the image's environment or the container's flags carries a credential.
+    let env = docker()
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            &harness::image(),
+        ])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout);
+    assert_eq!(env.trim(), r#"["PATH=/usr/local/bin"]"#);
+    let flags = format!("{:?}", sandbox.run_command(&proxy, "x", &[]));
+    assert!(
+        !flags.contains(KEY) && !flags.contains("API_KEY"),
+        "{flags}"
+    );
     assert!(
         !proxy.all_output().contains(KEY),
         "the proxy logged the key"
