@@ -47,6 +47,7 @@ pub fn run(root: &Path) -> Result<()> {
             median.as_secs_f64() * 1e3
         ));
     }
+    lines.push(image_size());
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", lines.join("\n"))?;
     Ok(())
@@ -69,4 +70,31 @@ fn median_runtime(bin: &Path, args: &[&str], cwd: &Path, runs: usize) -> Result<
     }
     times.sort();
     Ok(times[runs / 2])
+}
+
+/// The container image's size, when `cargo xtask image` has built it.
+fn image_size() -> String {
+    let docker = std::env::var("PERSTACK_DOCKER").unwrap_or_else(|_| "docker".into());
+    let out = Command::new(&docker)
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{.Size}}",
+            "perstack:latest",
+        ])
+        .stderr(Stdio::null())
+        .output();
+    match out.ok().filter(|o| o.status.success()).and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u64>()
+            .ok()
+    }) {
+        Some(bytes) => format!(
+            "bench: image.size: {:.1} MB (perstack:latest, FROM scratch, static binary)",
+            bytes as f64 / 1e6
+        ),
+        None => "bench: image.size: not measured (build it with `cargo xtask image`)".into(),
+    }
 }
