@@ -186,9 +186,10 @@ impl Sandbox {
             .arg(format!("{}:/state", self.state.path().display()))
             .arg("-v")
             .arg(format!("{}:/config:ro", self.config_dir.path().display()))
+            // Read-only: a runner can connect, but not replace the socket another uses.
             .arg("-v")
             .arg(format!(
-                "{}:/run/perstack",
+                "{}:/run/perstack:ro",
                 proxy.socket_dir.path().display()
             ))
             .args(["-e", "PERSTACK_STATE_DIR=/state"])
