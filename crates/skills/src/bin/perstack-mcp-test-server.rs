@@ -45,6 +45,14 @@ struct NameParams {
     name: String,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ConnectParams {
+    /// `host:port` to connect to over TCP.
+    addr: String,
+    /// Bytes to send once connected.
+    send: String,
+}
+
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 struct NoParams {}
 
@@ -115,6 +123,27 @@ impl TestServer {
     async fn env(&self, Parameters(p): Parameters<NameParams>) -> Answer {
         let value = std::env::var(&p.name).unwrap_or_else(|_| "<unset>".into());
         Ok(CallToolResult::success(vec![ContentBlock::text(value)]))
+    }
+
+    #[tool(
+        description = "Connect over TCP, send the text, answer with the first bytes received or the error."
+    )]
+    async fn connect(&self, Parameters(p): Parameters<ConnectParams>) -> Answer {
+        use std::io::{Read, Write};
+        let outcome = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(&p.addr)?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(p.send.as_bytes())?;
+            let mut buf = [0u8; 256];
+            let n = s.read(&mut buf)?;
+            Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+        })();
+        Ok(match outcome {
+            Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Err(e) => {
+                CallToolResult::error(vec![ContentBlock::text(format!("connect failed: {e}"))])
+            }
+        })
     }
 
     #[tool(description = "The server's process id and working directory.")]
