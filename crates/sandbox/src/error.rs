@@ -17,6 +17,30 @@ pub enum SandboxError {
         /// The path as given.
         path: String,
     },
+    /// The path is one of the run's own policy files (config, env file, lockfile): tools
+    /// may not change it (nor read an env file); the operator edits it outside the sandbox.
+    #[error(
+        "access denied: {path} is {what}; the agent may not change it (nor read an env file), \
+         edit it outside the agent's sandbox"
+    )]
+    Protected {
+        /// The path as given.
+        path: String,
+        /// Which policy file it is.
+        what: &'static str,
+    },
+    /// The file has more than one hard link, so writing it could change a file outside the
+    /// workspace.
+    #[error(
+        "refusing to write {path}: it has {links} hard links, so the write could change a file \
+         outside the workspace; write a new file instead, or remove the other links first"
+    )]
+    HardLinked {
+        /// The path as given.
+        path: String,
+        /// Its link count.
+        links: u64,
+    },
     /// The path is malformed or uses characters that are refused (NUL, control or bidi marks).
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath {

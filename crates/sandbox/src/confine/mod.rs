@@ -43,6 +43,13 @@ pub struct ConfinementPolicy {
     /// and mount namespace, when the kernel allows unprivileged namespaces. Created when
     /// missing.
     pub hidden_paths: Vec<PathBuf>,
+    /// Files the child may read but not change (the config file and lockfile in use, when
+    /// they sit in the workspace): bound read-only onto themselves in the same private
+    /// namespace. Must exist.
+    pub read_only_files: Vec<PathBuf>,
+    /// Files the child may neither read nor change (env files in use: they hold keys):
+    /// covered by an empty read-only file in the same private namespace. Must exist.
+    pub secret_files: Vec<PathBuf>,
 }
 
 impl ConfinementPolicy {
@@ -58,7 +65,22 @@ impl ConfinementPolicy {
             connect_ports: Vec::new(),
             require_full: false,
             hidden_paths: Vec::new(),
+            read_only_files: Vec::new(),
+            secret_files: Vec::new(),
         }
+    }
+
+    /// Makes `path` read-only to the child (see [`ConfinementPolicy::read_only_files`]).
+    pub fn read_only(mut self, path: impl Into<PathBuf>) -> Self {
+        self.read_only_files.push(path.into());
+        self
+    }
+
+    /// Makes `path` unreadable and read-only to the child (see
+    /// [`ConfinementPolicy::secret_files`]).
+    pub fn secret(mut self, path: impl Into<PathBuf>) -> Self {
+        self.secret_files.push(path.into());
+        self
     }
 
     /// Hides `path` from the child (see [`ConfinementPolicy::hidden_paths`]).
@@ -137,6 +159,12 @@ pub struct MountNamespaceReport {
     pub status: Enforcement,
     /// The folders covered by an empty read-only tmpfs.
     pub hidden: Vec<PathBuf>,
+    /// Files bound read-only onto themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<PathBuf>,
+    /// Files covered by an empty read-only file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret: Vec<PathBuf>,
     /// Why the layer is unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -147,6 +175,8 @@ impl MountNamespaceReport {
         MountNamespaceReport {
             status: Enforcement::NotRequested,
             hidden: Vec::new(),
+            read_only: Vec::new(),
+            secret: Vec::new(),
             reason: None,
         }
     }
@@ -241,7 +271,7 @@ impl Confinement {
             Enforcement::None | Enforcement::NotRequested => None,
         };
         let mut report = probe;
-        let (namespace, ns_report) = hide(&policy.hidden_paths)?;
+        let (namespace, ns_report) = hide(policy)?;
         report.mount_namespace = ns_report;
         if policy.require_full && !report.is_full() {
             return Err(SandboxError::Confinement {
@@ -285,30 +315,43 @@ impl Confinement {
 
 /// The namespace plan for `paths` when this kernel allows it, and its report. A kernel
 /// that refuses is not an error here (the report says so; fail-closed callers refuse).
-fn hide(paths: &[PathBuf]) -> Result<(Option<namespace::NsPlan>, MountNamespaceReport)> {
-    if paths.is_empty() {
+fn hide(policy: &ConfinementPolicy) -> Result<(Option<namespace::NsPlan>, MountNamespaceReport)> {
+    let paths = &policy.hidden_paths;
+    if paths.is_empty() && policy.read_only_files.is_empty() && policy.secret_files.is_empty() {
         return Ok((None, MountNamespaceReport::not_requested()));
     }
-    let plan = namespace::NsPlan::new(paths)?;
+    let files = namespace::FilePlan {
+        read_only: &policy.read_only_files,
+        secret: &policy.secret_files,
+        roots: &policy.write_paths,
+    };
+    let plan = namespace::NsPlan::new(paths, &files)?;
     match namespace::probe(&plan) {
         Ok(()) => Ok((
             Some(plan),
             MountNamespaceReport {
                 status: Enforcement::Full,
                 hidden: paths.to_vec(),
+                read_only: policy.read_only_files.clone(),
+                secret: policy.secret_files.clone(),
                 reason: None,
             },
         )),
         Err(reason) => {
             tracing::warn!(
                 %reason,
-                "mount namespace unavailable: confined children can write {paths:?}"
+                "mount namespace unavailable: confined children can write {paths:?} and read \
+                 and write the run's policy files {:?} {:?}",
+                policy.read_only_files,
+                policy.secret_files
             );
             Ok((
                 None,
                 MountNamespaceReport {
                     status: Enforcement::None,
                     hidden: Vec::new(),
+                    read_only: Vec::new(),
+                    secret: Vec::new(),
                     reason: Some(reason),
                 },
             ))

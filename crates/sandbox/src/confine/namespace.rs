@@ -1,7 +1,9 @@
 //! The mount-namespace layer: a confined child enters a new user and mount namespace in which
 //! each hidden folder (`<workspace>/perstack`, where checkpoints and the audit log live by
-//! default) is covered by an empty read-only tmpfs. Landlock cannot carve a read-only hole
-//! out of the writable workspace; a mount in the child's own namespace can.
+//! default) is covered by an empty read-only tmpfs, each policy file of the run (config,
+//! lockfile) is bound read-only onto itself, and each env file is covered by an empty
+//! read-only file. Landlock cannot carve a read-only hole out of the writable workspace; a
+//! mount in the child's own namespace can.
 //!
 //! Why unsafe: the availability probe forks (a multi-threaded process may only make
 //! async-signal-safe calls in the forked child, which is what [`NsPlan::enter`] does: no
@@ -31,12 +33,64 @@ pub(crate) struct NsPlan {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     targets: Vec<CString>,
+    binds: Vec<Bind>,
+    /// The empty file bound over secret files; removed when the plan is dropped.
+    _cover: Option<tempfile::NamedTempFile>,
+}
+
+/// One read-only bind mount of a file.
+#[derive(Debug)]
+struct Bind {
+    source: CString,
+    target: CString,
+    /// The flags the source's mount already has (a mount namespace owned by an unprivileged
+    /// user may not clear them on remount).
+    kept: MountFlags,
+    /// A folder bound onto itself only to make it a mount point (stays writable).
+    pin_only: bool,
+}
+
+/// The files the layer protects.
+#[derive(Debug, Default)]
+pub(crate) struct FilePlan<'a> {
+    /// Bound read-only onto themselves.
+    pub read_only: &'a [PathBuf],
+    /// Covered by an empty read-only file.
+    pub secret: &'a [PathBuf],
+    /// The writable trees: every folder between one of them and a protected file is bound
+    /// onto itself first, so that a child cannot move the folder away and put another file
+    /// in its place (a mount point cannot be renamed or removed).
+    pub roots: &'a [PathBuf],
+}
+
+/// The folders strictly between a root and each file, outermost first, without repeats.
+fn pinned_folders(files: &FilePlan<'_>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for f in files.read_only.iter().chain(files.secret) {
+        let Some(root) = files.roots.iter().find(|r| f.starts_with(r)) else {
+            continue;
+        };
+        let mut chain: Vec<PathBuf> = f
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(root) && *a != root.as_path())
+            .map(Path::to_path_buf)
+            .collect();
+        chain.reverse();
+        for dir in chain {
+            if !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+    }
+    out.sort_by_key(|p| p.components().count());
+    out
 }
 
 impl NsPlan {
     /// The plan hiding `paths`, each created first when missing (a folder a child could
     /// create itself could also be a link the runtime would then write through).
-    pub(crate) fn new(paths: &[PathBuf]) -> Result<Self> {
+    pub(crate) fn new(paths: &[PathBuf], files: &FilePlan<'_>) -> Result<Self> {
         let fail = |reason: String| SandboxError::Confinement {
             layer: "mount namespace",
             reason,
@@ -55,6 +109,40 @@ impl NsPlan {
             }
             targets.push(c_path(p).map_err(fail)?);
         }
+        let mut binds = Vec::new();
+        for dir in pinned_folders(files) {
+            binds.push(Bind {
+                source: c_path(&dir).map_err(fail)?,
+                target: c_path(&dir).map_err(fail)?,
+                kept: MountFlags::empty(),
+                pin_only: true,
+            });
+        }
+        for p in files.read_only {
+            binds.push(Bind {
+                source: c_path(p).map_err(fail)?,
+                target: c_path(p).map_err(fail)?,
+                kept: kept_flags(p).map_err(fail)?,
+                pin_only: false,
+            });
+        }
+        let cover = if files.secret.is_empty() {
+            None
+        } else {
+            let f = tempfile::Builder::new()
+                .prefix(".perstack-cover-")
+                .tempfile()
+                .map_err(|e| fail(format!("cannot create the empty cover file: {e}")))?;
+            for p in files.secret {
+                binds.push(Bind {
+                    source: c_path(f.path()).map_err(fail)?,
+                    target: c_path(p).map_err(fail)?,
+                    kept: kept_flags(f.path()).map_err(fail)?,
+                    pin_only: false,
+                });
+            }
+            Some(f)
+        };
         // Map exactly the current user and group onto themselves: files the child creates
         // keep their owner, and the kernel lets an unprivileged process write this map.
         let uid = rustix::process::geteuid().as_raw();
@@ -63,6 +151,8 @@ impl NsPlan {
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             targets,
+            binds,
+            _cover: cover,
         })
     }
 
@@ -88,6 +178,17 @@ impl NsPlan {
                 TMPFS_OPTIONS,
             )?;
         }
+        for b in &self.binds {
+            rustix::mount::mount_bind(b.source.as_c_str(), b.target.as_c_str())?;
+            if b.pin_only {
+                continue;
+            }
+            rustix::mount::mount_remount(
+                b.target.as_c_str(),
+                MountFlags::BIND | MountFlags::RDONLY | b.kept,
+                c"",
+            )?;
+        }
         drop_capabilities()
     }
 }
@@ -95,6 +196,27 @@ impl NsPlan {
 fn c_path(p: &Path) -> std::result::Result<CString, String> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| format!("{} contains a NUL byte", p.display()))
+}
+
+/// The flags of the mount holding `p` that a remount must keep (nosuid, nodev, noexec and
+/// the atime mode are locked in a less privileged mount namespace).
+fn kept_flags(p: &Path) -> std::result::Result<MountFlags, String> {
+    use rustix::fs::StatVfsMountFlags as S;
+    let st = rustix::fs::statvfs(p).map_err(|e| format!("cannot inspect {}: {e}", p.display()))?;
+    let mut kept = MountFlags::empty();
+    for (from, to) in [
+        (S::NOSUID, MountFlags::NOSUID),
+        (S::NODEV, MountFlags::NODEV),
+        (S::NOEXEC, MountFlags::NOEXEC),
+        (S::NOATIME, MountFlags::NOATIME),
+        (S::NODIRATIME, MountFlags::NODIRATIME),
+        (S::RELATIME, MountFlags::RELATIME),
+    ] {
+        if st.f_flag.contains(from) {
+            kept |= to;
+        }
+    }
+    Ok(kept)
 }
 
 fn write_file(path: &std::ffi::CStr, data: &[u8]) -> std::result::Result<(), Errno> {

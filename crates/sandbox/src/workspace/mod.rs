@@ -3,6 +3,7 @@
 
 mod name;
 mod ops;
+mod protect;
 mod quota;
 mod resolve;
 mod sys;
@@ -14,6 +15,7 @@ use rustix::fs::{Mode, OFlags};
 
 pub use name::{RESERVED_DIR, is_reserved_name};
 pub use ops::{DirEntryInfo, EntryInfo, EntryKind, WriteMode};
+pub use protect::{ProtectedFile, ProtectedRole, inside as protected_inside};
 pub use quota::{Quota, Usage};
 pub use sys::ResolveMode;
 
@@ -27,6 +29,7 @@ pub struct Workspace {
     given_path: PathBuf,
     mode: ResolveMode,
     quota: Quota,
+    protected: Vec<protect::Guarded>,
 }
 
 impl Workspace {
@@ -62,6 +65,7 @@ impl Workspace {
             given_path,
             mode,
             quota: Quota::default(),
+            protected: Vec::new(),
         })
     }
 

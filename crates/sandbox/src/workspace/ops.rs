@@ -10,6 +10,7 @@ use rustix::io::Errno;
 
 use super::Workspace;
 use super::name::is_reserved_name;
+use super::protect::{Access, file_id};
 use super::resolve::{Resolved, Walk};
 use super::sys::open_one;
 use crate::error::{Result, SandboxError};
@@ -84,6 +85,7 @@ impl Workspace {
             },
         )?;
         let name = r.name.as_deref().ok_or_else(|| is_dir(path))?;
+        self.guard(path, &r.rel, None, Access::Read)?;
         let fd = open_one(
             self.mode,
             &r.parent,
@@ -92,6 +94,8 @@ impl Workspace {
             Mode::empty(),
         )
         .map_err(|e| SandboxError::io("open", path, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| SandboxError::io("stat", path, e))?;
+        self.guard(path, &r.rel, Some(file_id(&st)), Access::Read)?;
         let size = require_regular(&fd, path)?;
         if size > max_bytes {
             return Err(SandboxError::TooLarge {
@@ -131,6 +135,7 @@ impl Workspace {
             },
         )?;
         let name = r.name.as_deref().ok_or_else(|| is_dir(path))?;
+        self.guard(path, &r.rel, None, Access::Write)?;
         let existing = match rustix::fs::statat(&r.parent, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Some(st),
             Err(Errno::NOENT) => None,
@@ -140,6 +145,9 @@ impl Workspace {
             && FileType::from_raw_mode(st.st_mode) == FileType::Directory
         {
             return Err(is_dir(path));
+        }
+        if let Some(st) = &existing {
+            self.check_writable(path, &r.rel, st)?;
         }
         let old_size = existing
             .as_ref()
@@ -152,7 +160,8 @@ impl Workspace {
         let flags = OFlags::WRONLY
             | OFlags::NONBLOCK
             | match mode {
-                WriteMode::Truncate => OFlags::CREATE | OFlags::TRUNC,
+                // Truncated below, once the open file is known to be safe to change.
+                WriteMode::Truncate => OFlags::CREATE,
                 WriteMode::Append => OFlags::APPEND,
                 WriteMode::CreateNew => OFlags::CREATE | OFlags::EXCL,
             };
@@ -165,6 +174,12 @@ impl Workspace {
         )
         .map_err(|e| SandboxError::io("open", path, e))?;
         require_regular(&fd, path)?;
+        // Checked again on what was opened: a link made or a file swapped in since the stat.
+        let st = rustix::fs::fstat(&fd).map_err(|e| SandboxError::io("stat", path, e))?;
+        self.check_writable(path, &r.rel, &st)?;
+        if mode == WriteMode::Truncate {
+            rustix::fs::ftruncate(&fd, 0).map_err(|e| SandboxError::io("truncate", path, e))?;
+        }
         let mut file = std::fs::File::from(fd);
         file.write_all(data)
             .and_then(|()| file.flush())
@@ -212,6 +227,7 @@ impl Workspace {
             },
         )?;
         let name = r.name.as_deref().ok_or_else(|| exists(path))?;
+        self.guard(path, &r.rel, None, Access::Write)?;
         self.check_quota_new_entry(path)?;
         rustix::fs::mkdirat(&r.parent, name, Mode::from_raw_mode(0o755))
             .map_err(|e| SandboxError::io("create directory", path, e))?;
@@ -230,6 +246,7 @@ impl Workspace {
         let name = r.name.as_deref().ok_or_else(|| is_dir(path))?;
         let st = rustix::fs::statat(&r.parent, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| SandboxError::io("stat", path, e))?;
+        self.guard(path, &r.rel, Some(file_id(&st)), Access::Remove)?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             return Err(is_dir(path));
         }
@@ -256,6 +273,7 @@ impl Workspace {
         };
         let st = rustix::fs::statat(&r.parent, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| SandboxError::io("stat", path, e))?;
+        self.guard(path, &r.rel, Some(file_id(&st)), Access::Remove)?;
         if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
             return Err(SandboxError::NotADirectory {
                 path: path.to_string(),
@@ -307,8 +325,9 @@ impl Workspace {
                 path: source.to_string(),
                 reason: "the workspace root cannot be moved",
             })?;
-        rustix::fs::statat(&from.parent, from_name, AtFlags::SYMLINK_NOFOLLOW)
+        let st = rustix::fs::statat(&from.parent, from_name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| SandboxError::io("stat", source, e))?;
+        self.guard(source, &from.rel, Some(file_id(&st)), Access::Remove)?;
         let to = self.resolve(
             destination,
             Walk {
@@ -317,6 +336,7 @@ impl Workspace {
             },
         )?;
         let to_name = to.name.as_deref().ok_or_else(|| exists(destination))?;
+        self.guard(destination, &to.rel, None, Access::Remove)?;
         rustix::fs::renameat_with(
             &from.parent,
             from_name,
