@@ -10,6 +10,7 @@ use crate::StorageError;
 /// write a temp file in the same folder, fsync it, rename over the target, fsync the folder.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    crate::layout::refuse_link(dir)?;
     create_dir_all(dir)?;
     let mut suffix = [0u8; 8];
     // A clash only costs a retry by the caller; the pid keeps concurrent writers apart.
@@ -52,12 +53,17 @@ pub(crate) fn create_dir_all(dir: &Path) -> Result<(), StorageError> {
 
 /// Opens `path` for appending, creating it (and making the creation durable) if needed.
 pub(crate) fn open_append(path: &Path) -> Result<File, StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    crate::layout::refuse_link(dir)?;
     create_dir_all(dir)?;
+    crate::layout::refuse_link(path)?;
     let existed = path.exists();
     let f = OpenOptions::new()
         .append(true)
         .create(true)
+        // A link planted after the check above is not followed either (ELOOP).
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| StorageError::io("opening", path, e))?;
     if !existed {

@@ -59,6 +59,16 @@ pub enum StorageError {
         /// The workspace, resolved.
         workspace: PathBuf,
     },
+    /// A storage folder or file is a symbolic link (planted by a tool or a child process?).
+    #[error(
+        "{path} is a symbolic link; storage is never followed through a link (it could lead \
+         outside the workspace or expose the storage under another name). Remove the link (move \
+         the real folder into its place if it is yours) and run again"
+    )]
+    Link {
+        /// The link.
+        path: PathBuf,
+    },
     /// A value could not be serialized (should not happen for our own types).
     #[error("cannot serialize {what}: {source}")]
     Serialize {

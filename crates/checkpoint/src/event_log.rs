@@ -53,6 +53,8 @@ impl EventLog {
     /// Opens (or creates) the log at `path`, verifying its chain so appends continue it. A torn
     /// last line (crash mid-write) is cut off before appending.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        // Never read, truncate or append through a link planted in place of the log.
+        crate::layout::refuse_link(path)?;
         let (seq, last_hash, valid_len) = if path.exists() {
             let report = scan(path, None)?;
             if let Some((line, reason)) = &report.first_break {

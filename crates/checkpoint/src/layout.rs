@@ -63,9 +63,32 @@ impl Layout {
         self.root.join("jobs")
     }
 
-    /// `perstack/jobs/<jobId>`.
+    /// `perstack/jobs`, after checking that neither it nor the root is a symbolic link.
+    pub fn checked_jobs_dir(&self) -> Result<PathBuf, StorageError> {
+        self.no_links(&["jobs"])?;
+        Ok(self.jobs_dir())
+    }
+
+    /// `perstack/jobs/<jobId>`. Refused when the root, `jobs` or the job folder is a
+    /// symbolic link (as is every folder below, by the methods that name it): storage is
+    /// never followed through a link, which could lead outside the workspace or expose it
+    /// to the file tools under another name.
     pub fn job_dir(&self, job_id: &str) -> Result<PathBuf, StorageError> {
-        Ok(self.jobs_dir().join(checked("job id", job_id)?))
+        let id = checked("job id", job_id)?;
+        self.no_links(&["jobs", id])?;
+        Ok(self.jobs_dir().join(id))
+    }
+
+    /// Refuses a symbolic link at the root or at any of `below` under it; missing entries
+    /// are fine (they are created as folders).
+    fn no_links(&self, below: &[&str]) -> Result<(), StorageError> {
+        let mut path = self.root.clone();
+        refuse_link(&path)?;
+        for part in below {
+            path.push(part);
+            refuse_link(&path)?;
+        }
+        Ok(())
     }
 
     /// `perstack/jobs/<jobId>/job.json`.
@@ -75,7 +98,9 @@ impl Layout {
 
     /// `perstack/jobs/<jobId>/checkpoints`.
     pub fn checkpoints_dir(&self, job_id: &str) -> Result<PathBuf, StorageError> {
-        Ok(self.job_dir(job_id)?.join("checkpoints"))
+        let dir = self.job_dir(job_id)?.join("checkpoints");
+        refuse_link(&dir)?;
+        Ok(dir)
     }
 
     /// `perstack/jobs/<jobId>/checkpoints/<checkpointId>.json`.
@@ -91,7 +116,9 @@ impl Layout {
 
     /// `perstack/jobs/<jobId>/delegations`.
     pub fn suspended_dir(&self, job_id: &str) -> Result<PathBuf, StorageError> {
-        Ok(self.job_dir(job_id)?.join("delegations"))
+        let dir = self.job_dir(job_id)?.join("delegations");
+        refuse_link(&dir)?;
+        Ok(dir)
     }
 
     /// `perstack/jobs/<jobId>/delegations/<parentCheckpointId>.json`.
@@ -108,15 +135,28 @@ impl Layout {
 
     /// `perstack/jobs/<jobId>/runs/<runId>`.
     pub fn run_dir(&self, job_id: &str, run_id: &str) -> Result<PathBuf, StorageError> {
-        Ok(self
-            .job_dir(job_id)?
-            .join("runs")
-            .join(checked("run id", run_id)?))
+        let runs = self.job_dir(job_id)?.join("runs");
+        refuse_link(&runs)?;
+        let dir = runs.join(checked("run id", run_id)?);
+        refuse_link(&dir)?;
+        Ok(dir)
     }
 
     /// `perstack/jobs/<jobId>/runs/<runId>/events.jsonl`.
     pub fn events_file(&self, job_id: &str, run_id: &str) -> Result<PathBuf, StorageError> {
         Ok(self.run_dir(job_id, run_id)?.join("events.jsonl"))
+    }
+}
+
+/// A symbolic link at `path` is an error; anything else (or nothing) is fine.
+pub(crate) fn refuse_link(path: &Path) -> Result<(), StorageError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(StorageError::Link {
+            path: path.to_path_buf(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::io("inspecting", path, e)),
     }
 }
 

@@ -146,12 +146,16 @@ impl Storage {
 
     /// Every job, newest first. Unreadable job files are skipped with a warning log.
     pub fn list_jobs(&self) -> Result<Vec<Job>, StorageError> {
-        let dir = self.layout.jobs_dir();
+        let dir = self.layout.checked_jobs_dir()?;
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(Vec::new());
         };
         let mut jobs = Vec::new();
         for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                tracing::warn!("skipping {}: a symbolic link", entry.path().display());
+                continue;
+            }
             let path = entry.path().join("job.json");
             if !path.exists() {
                 continue;
