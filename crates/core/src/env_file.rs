@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::CoreError;
+use crate::input_file::{InputFile, read_input_file};
 
 /// Variables loaded from env files; later files override earlier ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,15 +17,20 @@ pub struct EnvFiles {
 
 impl EnvFiles {
     /// Loads `paths` (relative ones against `base`) in order; missing files are skipped, since
-    /// the defaults (`.env`, `.env.local`) are optional.
+    /// the defaults (`.env`, `.env.local`) are optional. Each must be a regular file of at
+    /// most [`crate::input_file::MAX_ENV_FILE_BYTES`].
     pub fn load(base: &Path, paths: &[String]) -> Result<Self, CoreError> {
         let mut env = EnvFiles::default();
         for p in paths {
             let path = base.join(p);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match read_input_file(&path, InputFile::EnvFile) {
                 Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(CoreError::Read { path, source }),
+                Err(CoreError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             for (k, v) in parse_env(&path, &text)? {
                 env.vars.insert(k, v);

@@ -24,6 +24,30 @@ pub enum CoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A config, env file or lockfile path names a FIFO, device, folder or socket.
+    #[error(
+        "{path} is {what}, not a regular file; point the {kind} at a regular file (perstack reads its config, env files and lockfile only from regular files)"
+    )]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+        /// Which input file it was meant to be.
+        kind: crate::input_file::InputFile,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// A config, env file or lockfile is over its size cap.
+    #[error(
+        "{path} is larger than {cap} bytes, the most a {kind} may be; check that the path names the right file, and shrink it"
+    )]
+    InputFileTooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Which input file it is.
+        kind: crate::input_file::InputFile,
+        /// The cap in bytes.
+        cap: u64,
+    },
     /// The config has errors; each diagnostic names file, line, column and key path.
     #[error("{0}")]
     InvalidConfig(Diagnostics),

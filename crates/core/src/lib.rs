@@ -12,6 +12,7 @@ pub mod env_file;
 mod error;
 pub mod expert_key;
 pub mod id;
+pub mod input_file;
 pub mod job;
 pub mod message;
 pub mod pricing;

@@ -100,6 +100,33 @@ instruction = "Write."
 );
 
 case!(
+    max_tool_call_seconds_zero,
+    r#"
+maxToolCallSeconds = 0
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
+    max_tool_call_seconds_string,
+    r#"
+maxToolCallSeconds = "30s"
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
+    max_tool_call_seconds_valid,
+    r#"
+maxToolCallSeconds = 30
+[experts."writer"]
+instruction = "Write."
+"#
+);
+
+case!(
     negative_timeout,
     r#"
 timeout = -5

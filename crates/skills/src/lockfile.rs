@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use perstack_core::config::PerstackConfig;
+use perstack_core::input_file::{InputFile, read_input_file};
 use perstack_core::{ExpertKey, ToolDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,9 +63,14 @@ pub struct LockedExpert {
 }
 
 impl Lockfile {
-    /// Reads a lockfile.
+    /// Reads a lockfile: a regular file of at most
+    /// [`perstack_core::input_file::MAX_LOCKFILE_BYTES`].
     pub fn read(path: &Path) -> Result<Self, SkillError> {
-        let text = std::fs::read_to_string(path).map_err(|e| lock_error(path, e))?;
+        let text =
+            read_input_file(path, InputFile::Lockfile).map_err(|e| SkillError::Lockfile {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         Self::parse(&text).map_err(|reason| SkillError::Lockfile {
             path: path.to_path_buf(),
             reason,

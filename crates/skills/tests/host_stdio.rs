@@ -235,7 +235,11 @@ async fn every_failure_is_a_result_the_model_can_read() {
     assert!(slow.is_error);
     assert_eq!(
         texts(&slow.result),
-        vec!["Error calling tool sleep: skill \"test\" did not answer within 300 ms"]
+        vec![
+            "Error calling tool sleep: skill \"test\" did not answer in time: the operator \
+             limits each tool call to 300 ms (--max-tool-time / maxToolCallSeconds), and a \
+             call cannot raise that limit; split the work into shorter calls."
+        ]
     );
     // The session survives a timed-out call.
     let after = host

@@ -7,6 +7,7 @@ use super::model::{ExpertConfig, PerstackConfig};
 use super::source::SourceMap;
 use super::{checks, config_json_schema, schema_check};
 use crate::CoreError;
+use crate::input_file::{InputFile, read_input_file};
 
 /// The config file name Perstack uses.
 pub const CONFIG_FILE_NAME: &str = "perstack.toml";
@@ -64,12 +65,10 @@ pub fn find_config(start: &Path) -> Result<PathBuf, CoreError> {
     })
 }
 
-/// Reads and validates the config at `path`.
+/// Reads and validates the config at `path`: a regular file of at most
+/// [`crate::input_file::MAX_CONFIG_BYTES`].
 pub fn load_config(path: &Path) -> Result<LoadedConfig, CoreError> {
-    let source = std::fs::read_to_string(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let source = read_input_file(path, InputFile::Config)?;
     let label = path.display().to_string();
     let (config, warnings) = parse_config(&label, &source).map_err(CoreError::InvalidConfig)?;
     Ok(LoadedConfig {

@@ -11,6 +11,8 @@ pub const DEFAULT_MAX_STEPS: u32 = 100;
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Perstack's default timeout per generation, in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u64 = 300_000;
+/// Our default limit on one tool call, in seconds (`maxToolCallSeconds`).
+pub const DEFAULT_MAX_TOOL_CALL_SECONDS: u64 = 300;
 /// Perstack's default env files, relative to the config's folder.
 pub const DEFAULT_ENV_PATHS: [&str; 2] = [".env", ".env.local"];
 /// The skill name Perstack configs use for the base skill.
@@ -57,6 +59,12 @@ pub struct PerstackConfig {
     /// table (cost estimates, `--max-total-cost`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub pricing: IndexMap<String, super::PriceOverride>,
+    /// Ours: the operator's limit on one tool call, in seconds (default 300): `exec`'s
+    /// `timeout` and every MCP call end there; a call cannot raise it. `--max-tool-time`
+    /// overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_tool_call_seconds: Option<u64>,
     /// The Experts, by key.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub experts: IndexMap<String, ExpertConfig>,

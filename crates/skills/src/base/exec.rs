@@ -21,6 +21,10 @@ use super::result::{fail, ok, sandbox_fail};
 /// Default timeout, as Perstack.
 pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 
+/// The operator's default limit on one call (`maxToolCallSeconds`, `--max-tool-time`).
+pub const DEFAULT_MAX_TOOL_TIME: Duration =
+    Duration::from_secs(perstack_core::config::DEFAULT_MAX_TOOL_CALL_SECONDS);
+
 /// How long the supervisor has to take its tree down after SIGTERM.
 const SUPERVISOR_GRACE: Duration = Duration::from_secs(10);
 
@@ -86,13 +90,63 @@ pub(crate) async fn exec(
     // First, so that the confinement applies to the program and not to its supervisor.
     supervise_tokio(&mut cmd);
     confinement.apply_to_tokio(&mut cmd);
-    let timeout_ms = p.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
-    run(cmd, timeout_ms, opts.max_output_bytes, p).await
+    let limit = Limit::of(p.timeout, opts.max_tool_time);
+    run(cmd, limit, opts.max_output_bytes, p).await
+}
+
+/// The time a call gets: the model's `timeout` (or the default), cut to the operator's limit.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    ms: u64,
+    /// The operator's limit, when it cut the call's timeout.
+    operator: Option<Duration>,
+}
+
+impl Limit {
+    fn of(asked_ms: Option<u64>, operator: Duration) -> Limit {
+        let asked = asked_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        let cap = u64::try_from(operator.as_millis()).unwrap_or(u64::MAX);
+        if asked > cap {
+            Limit {
+                ms: cap,
+                operator: Some(operator),
+            }
+        } else {
+            Limit {
+                ms: asked,
+                operator: None,
+            }
+        }
+    }
+
+    fn message(self) -> String {
+        match self.operator {
+            None => format!("Command timed out after {}ms.", self.ms),
+            Some(cap) => format!(
+                "Command timed out after {}ms: {}",
+                self.ms,
+                operator_limit_text(cap)
+            ),
+        }
+    }
+}
+
+/// How a tool call over the operator's limit is explained to the model.
+pub(crate) fn operator_limit_text(cap: Duration) -> String {
+    let limit = if cap.subsec_millis() == 0 {
+        format!("{} s", cap.as_secs())
+    } else {
+        format!("{} ms", cap.as_millis())
+    };
+    format!(
+        "the operator limits each tool call to {limit} (--max-tool-time / maxToolCallSeconds), \
+         and a call cannot raise that limit; split the work into shorter calls."
+    )
 }
 
 async fn run(
     mut cmd: tokio::process::Command,
-    timeout_ms: u64,
+    limit: Limit,
     cap: usize,
     p: &ExecParams,
 ) -> CallToolResult {
@@ -111,7 +165,7 @@ async fn run(
             tokio::join!(read_capped(out, cap), read_capped(err, cap), child.wait());
         (o, e, status)
     };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+    match tokio::time::timeout(Duration::from_millis(limit.ms), work).await {
         Ok((stdout, stderr, status)) => {
             let status = match status {
                 Ok(s) => s,
@@ -137,10 +191,7 @@ async fn run(
                 let _ = child.wait().await;
             }
             guard.disarm();
-            fail(
-                "Timeout",
-                format!("Command timed out after {timeout_ms}ms."),
-            )
+            fail("Timeout", limit.message())
         }
     }
 }

@@ -18,7 +18,8 @@ use perstack_sandbox::env::{EnvSource, ProcessEnv};
 use perstack_sandbox::{Confinement, ConfinementPolicy, ConfinementReport, Quota, Workspace};
 use rmcp::ServiceExt;
 
-pub use exec::DEFAULT_TIMEOUT_MS;
+pub use exec::{DEFAULT_MAX_TOOL_TIME, DEFAULT_TIMEOUT_MS};
+pub(crate) use exec::operator_limit_text;
 pub use files::MAX_TEXT_BYTES;
 pub use media::{MAX_IMAGE_BYTES, MAX_PDF_BYTES};
 pub use todo::{Todo, TodoList};
@@ -50,6 +51,9 @@ pub struct BaseSkillOptions {
     /// empty read-only tmpfs in a private mount namespace, where the kernel allows it. On by
     /// default; off when storage lives in a state folder outside the workspace.
     pub hide_storage: bool,
+    /// The operator's limit on one `exec` call: the model's `timeout` is cut to it, and a
+    /// command still running then ends with an error naming the limit.
+    pub max_tool_time: std::time::Duration,
 }
 
 impl Default for BaseSkillOptions {
@@ -62,6 +66,7 @@ impl Default for BaseSkillOptions {
             tmp_root: std::env::temp_dir(),
             quota: Quota::default(),
             hide_storage: true,
+            max_tool_time: DEFAULT_MAX_TOOL_TIME,
         }
     }
 }

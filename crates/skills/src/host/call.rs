@@ -7,6 +7,11 @@ use serde_json::{Map, Value};
 use super::SkillHost;
 use super::catalogue::ToolKind;
 use super::client::CallFailure;
+use super::start::Backend;
+
+/// How much later than the operator's limit the host gives up on the built-in base skill,
+/// which enforces the limit on `exec` itself (the supervisor needs a moment to end the tree).
+const BASE_SKILL_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(5);
 use super::convert::tool_result_parts;
 
 /// A finished tool call.
@@ -143,14 +148,21 @@ impl SkillHost {
                 }
             },
         };
+        let limit = self.options.call_timeout;
+        // The built-in base skill enforces the limit itself (`exec` ends its command tree and
+        // says so); the host's deadline comes a little later, as a backstop.
+        let deadline = match skill.backend {
+            Backend::InProcess { .. } => limit.saturating_add(BASE_SKILL_BACKSTOP),
+            Backend::Remote { .. } | Backend::Stdio { .. } => limit,
+        };
         let answer = skill
             .session
-            .call(
-                &call.tool_name,
-                call.args.clone(),
-                self.options.call_timeout,
-            )
-            .await;
+            .call(&call.tool_name, call.args.clone(), deadline)
+            .await
+            .map_err(|failure| match failure {
+                CallFailure::Timeout(_) => CallFailure::Timeout(limit),
+                other @ (CallFailure::Rpc(_) | CallFailure::Disconnected(_)) => other,
+            });
         match answer {
             Ok(result) => {
                 let (parts, is_error) = tool_result_parts(&call.tool_name, &call.args, &result);

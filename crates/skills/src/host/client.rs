@@ -45,8 +45,8 @@ impl CallFailure {
     pub fn message(&self, skill: &str, tool: &str) -> String {
         match self {
             CallFailure::Timeout(d) => format!(
-                "Error calling tool {tool}: skill \"{skill}\" did not answer within {} ms",
-                d.as_millis()
+                "Error calling tool {tool}: skill \"{skill}\" did not answer in time: {}",
+                crate::base::operator_limit_text(*d)
             ),
             CallFailure::Rpc(m) => format!("Error calling tool {tool}: {m}"),
             CallFailure::Disconnected(m) => {

@@ -12,8 +12,8 @@ use crate::base::BaseSkillOptions;
 
 /// Default time a skill has from spawn to a finished tool listing.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time a tool call may take.
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a tool call may take (the operator's limit, `maxToolCallSeconds`).
+pub const DEFAULT_CALL_TIMEOUT: Duration = crate::base::DEFAULT_MAX_TOOL_TIME;
 /// Default time a child has to exit after SIGTERM before it is killed.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Longest stderr line forwarded as one event; the rest of the line is dropped.
@@ -30,7 +30,8 @@ pub struct HostOptions {
     pub base: BaseSkillOptions,
     /// Spawn + handshake + tool listing must finish within this.
     pub startup_timeout: Duration,
-    /// A tool call is answered with an error result after this.
+    /// The operator's limit on one tool call: an MCP call is answered with an error result
+    /// after this, whatever its arguments ask. See [`HostOptions::with_max_tool_time`].
     pub call_timeout: Duration,
     /// SIGTERM-to-SIGKILL grace at shutdown.
     pub shutdown_grace: Duration,
@@ -113,6 +114,15 @@ impl HostOptions {
     /// The same options with remote skills routed through `perstack proxy`.
     pub fn with_egress(mut self, egress: Option<Egress>) -> Self {
         self.egress = egress;
+        self
+    }
+
+    /// The same options with the operator's limit on one tool call (`--max-tool-time`,
+    /// `maxToolCallSeconds`): for every MCP call and for the base skill's `exec`, whose
+    /// `timeout` argument is cut to it.
+    pub fn with_max_tool_time(mut self, limit: Duration) -> Self {
+        self.call_timeout = limit;
+        self.base.max_tool_time = limit;
         self
     }
 
