@@ -174,12 +174,24 @@ impl Sandbox {
     /// `docker run` with every hardening flag, this sandbox's mounts and the proxy socket;
     /// `args` follow the image's `perstack run` entrypoint.
     pub fn run_command(&self, proxy: &Proxy, name: &str, args: &[&str]) -> Command {
+        self.run_command_with_memory(proxy, name, "256m", args)
+    }
+
+    /// [`Sandbox::run_command`] with another memory limit.
+    pub fn run_command_with_memory(
+        &self,
+        proxy: &Proxy,
+        name: &str,
+        memory: &str,
+        args: &[&str],
+    ) -> Command {
         let mut cmd = docker();
         cmd.args(["run", "--rm", "--name", name])
             .args(["--read-only", "--tmpfs", "/tmp"])
             .args(["--cap-drop", "ALL", "--security-opt", "no-new-privileges"])
             .args(["--user", "10001:10001", "--network", "none"])
-            .args(["--memory", "256m", "--pids-limit", "128"])
+            .args(["--memory", memory, "--memory-swap", memory])
+            .args(["--pids-limit", "128"])
             .arg("-v")
             .arg(format!("{}:/workspace", self.workspace.path().display()))
             .arg("-v")

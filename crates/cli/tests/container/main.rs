@@ -399,3 +399,44 @@ fn container_step_and_wall_clock_limits_exit_with_their_codes() {
         "the wall clock did not stop the run"
     );
 }
+
+#[test]
+#[ignore = "e2e: real containers; run with cargo xtask e2e"]
+fn container_memory_limit_kills_and_the_job_resumes_with_more() {
+    // A 9 MB file (under readTextFile's 10 MB cap) read into the conversation needs far
+    // more than 32 MB once it is a message, a checkpoint and an event.
+    let llm = ScriptedLlm::start(vec![
+        Turn::call("readTextFile", json!({"path": "big.txt"})),
+        complete(),
+        Turn::text("read it"),
+    ])
+    .unwrap();
+    let sandbox = Sandbox::new(&llm, WRITER);
+    let big = sandbox.workspace.path().join("big.txt");
+    std::fs::write(&big, "x".repeat(9 * 1024 * 1024)).unwrap();
+    std::os::unix::fs::chown(&big, Some(harness::UID), Some(harness::UID)).unwrap();
+    let proxy = Proxy::start(&sandbox.config(), &llm, &[]);
+    let name = container_name();
+    let out = sandbox
+        .run_command_with_memory(
+            &proxy,
+            &name,
+            "32m",
+            &["--job-id", "memjob", "writer", "Read big.txt"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "the OOM killer ends the container with SIGKILL: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Killed inside its first step, the job starts that step over, so the query is given again.
+    let resumed = sandbox.run(
+        &proxy,
+        &["--continue-job", "memjob", "writer", "Read big.txt"],
+    );
+    assert_eq!(resumed.code, Some(0), "{}", resumed.explain());
+    assert!(resumed.first("completeRun").is_some());
+}
