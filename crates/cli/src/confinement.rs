@@ -2,7 +2,10 @@
 //! for `initializeRuntime` (inside Docker's default seccomp profile some are unavailable;
 //! the event says which, so an operator sees it in the first line of the stream).
 
-use perstack_events::{ConfinementSummary, LayerStatus};
+use perstack_events::{ConfinementSummary, LayerStatus, ProviderEndpoint};
+use std::path::Path;
+
+use perstack_sandbox::workspace::{ProtectedFile, ProtectedRole};
 use perstack_sandbox::{Confinement, ConfinementPolicy, Enforcement};
 use perstack_skills::host::HostOptions;
 
@@ -24,6 +27,7 @@ pub fn probe(host: &HostOptions) -> ConfinementSummary {
                 .join(perstack_sandbox::workspace::RESERVED_DIR),
         );
     }
+    policy = policy.protecting(&host.workspace, &host.base.protected);
     match Confinement::prepare(&policy) {
         Ok(c) => {
             let r = c.report();
@@ -45,6 +49,51 @@ pub fn probe(host: &HostOptions) -> ConfinementSummary {
                 mount_namespace: LayerStatus::None,
             }
         }
+    }
+}
+
+/// The run's own policy files: the config file, every env file named (missing ones too, so
+/// that none can be planted for the next run; relative ones against the config's folder) and
+/// the lockfile. Tools and confined children may not change them, nor read env files.
+pub fn protected_files(
+    config: &Path,
+    config_dir: &Path,
+    env_paths: &[String],
+) -> Vec<ProtectedFile> {
+    let mut files = vec![ProtectedFile::new(config, ProtectedRole::Config)];
+    files.extend(
+        env_paths
+            .iter()
+            .map(|p| ProtectedFile::new(config_dir.join(p), ProtectedRole::EnvFile)),
+    );
+    files.push(ProtectedFile::new(
+        config_dir.join(perstack_skills::lockfile::LOCKFILE_NAME),
+        ProtectedRole::Lockfile,
+    ));
+    files
+}
+
+/// Where the provider's requests go, with a warning (also printed to stderr) when the host
+/// is not the provider's official one: the API key goes there.
+pub fn provider_endpoint(provider: &perstack_providers::HttpProvider) -> ProviderEndpoint {
+    let spec = provider.spec();
+    let (url, official) = perstack_providers::official::endpoint(spec);
+    let name = spec.name.to_string();
+    let warning = (official == Some(false)).then(|| {
+        format!(
+            "warning: provider {name} points at {url}, not its official host; its API key is \
+             sent there. If you did not set this (baseUrl in the config, or a *_BASE_URL \
+             variable), check the config file and env files for tampering"
+        )
+    });
+    if let Some(w) = &warning {
+        eprintln!("{w}");
+    }
+    ProviderEndpoint {
+        provider: name,
+        url,
+        official,
+        warning,
     }
 }
 

@@ -254,6 +254,7 @@ fn record_priced_job(ws: &Path, model: &str) {
             event_schema_version: None,
             egress: None,
             confinement: None,
+            provider_endpoint: None,
         },
     );
     log.append(&init.into(), false).unwrap();

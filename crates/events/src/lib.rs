@@ -18,8 +18,8 @@ pub use event::Event;
 pub use jsonl::{JsonlReader, JsonlWriter, ReadItem};
 pub use run::{BudgetExceeded, RunEvent, RunEventMeta, RunEventPayload};
 pub use runtime::{
-    ConfinementSummary, InteractiveToolCallInfo, LayerStatus, ProxyAction, RuntimeEvent,
-    RuntimeEventPayload, ServerInfo,
+    ConfinementSummary, InteractiveToolCallInfo, LayerStatus, ProviderEndpoint, ProxyAction,
+    RuntimeEvent, RuntimeEventPayload, ServerInfo,
 };
 
 /// Version of the event wire format. Bumped on any incompatible change; additive changes

@@ -61,6 +61,23 @@ pub enum LayerStatus {
     Off,
 }
 
+/// Where the provider's requests (and its API key) go (ours, on `initializeRuntime`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderEndpoint {
+    /// The provider (`anthropic`, `openai`, ...).
+    pub provider: String,
+    /// The base URL, without credentials or query.
+    pub url: String,
+    /// Whether the host is the provider's official one; absent for providers without one
+    /// (Ollama is local by design).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<bool>,
+    /// Set when the host is not the official one: the key is sent to that host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
 /// The confinement layers `exec` and stdio skills get on this machine, probed at start
 /// (ours, on `initializeRuntime`; see docs/security.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -157,6 +174,9 @@ pub enum RuntimeEventPayload {
         /// Ours: the confinement layers this machine enforces for `exec` and stdio skills.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confinement: Option<ConfinementSummary>,
+        /// Ours: the provider's endpoint, and a warning when it is not the official host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_endpoint: Option<ProviderEndpoint>,
     },
     /// A skill is starting.
     SkillStarting {

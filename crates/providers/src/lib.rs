@@ -33,6 +33,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 mod http;
+pub mod official;
 mod protocol;
 mod provider;
 pub mod replay;

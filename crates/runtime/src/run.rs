@@ -375,5 +375,6 @@ fn initialize_event(setting: &RunSetting, expert_version: &str) -> RuntimeEventP
         event_schema_version: Some(EVENT_SCHEMA_VERSION.to_string()),
         egress: setting.trace.egress.clone(),
         confinement: setting.trace.confinement.clone(),
+        provider_endpoint: setting.trace.provider_endpoint.clone(),
     }
 }

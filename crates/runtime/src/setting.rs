@@ -92,6 +92,8 @@ pub struct TraceInfo {
     pub egress: Option<String>,
     /// The confinement layers probed at start.
     pub confinement: Option<perstack_events::ConfinementSummary>,
+    /// The provider's endpoint and whether it is the official host.
+    pub provider_endpoint: Option<perstack_events::ProviderEndpoint>,
 }
 
 /// Everything one execution needs besides its collaborators (Perstack's `RunSetting`).

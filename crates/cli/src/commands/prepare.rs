@@ -148,8 +148,14 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         &opts.storage,
         HostOptions::new(&workspace)
             .with_env(env)
-            .with_egress(egress.clone()),
+            .with_egress(egress.clone())
+            .with_protected(crate::confinement::protected_files(
+                &path,
+                loaded.dir(),
+                &env_paths,
+            )),
     );
+    setting.trace.provider_endpoint = Some(crate::confinement::provider_endpoint(&provider));
     setting.trace.egress = egress.as_ref().map(ToString::to_string);
     setting.trace.confinement = Some(crate::confinement::probe(&host_options));
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
@@ -330,5 +336,6 @@ fn trace(loaded: &LoadedConfig) -> TraceInfo {
         lockfile_hash: lock.as_deref().map(sha),
         egress: None,
         confinement: None,
+        provider_endpoint: None,
     }
 }

@@ -89,6 +89,26 @@ impl ConfinementPolicy {
         self
     }
 
+    /// Protects the run's policy files that exist inside `root`: env files as secret, the
+    /// others read-only (see [`crate::workspace::ProtectedFile`]).
+    pub fn protecting(
+        mut self,
+        root: &std::path::Path,
+        files: &[crate::workspace::ProtectedFile],
+    ) -> Self {
+        for (path, role) in crate::workspace::protected_inside(root, files) {
+            if !path.is_file() {
+                continue;
+            }
+            if role.is_secret() {
+                self.secret_files.push(path);
+            } else {
+                self.read_only_files.push(path);
+            }
+        }
+        self
+    }
+
     /// Allows or denies IP sockets.
     pub fn with_network(mut self, network: bool) -> Self {
         self.network = network;

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use perstack_sandbox::env::{EnvSource, ProcessEnv};
+use perstack_sandbox::workspace::ProtectedFile;
 use perstack_sandbox::{Confinement, ConfinementPolicy, ConfinementReport, Quota, Workspace};
 use rmcp::ServiceExt;
 
@@ -54,6 +55,9 @@ pub struct BaseSkillOptions {
     /// The operator's limit on one `exec` call: the model's `timeout` is cut to it, and a
     /// command still running then ends with an error naming the limit.
     pub max_tool_time: std::time::Duration,
+    /// The run's policy files (config, env files, lockfile): the file tools refuse to change
+    /// them (and to read env files); `exec` children get them read-only (env files covered).
+    pub protected: Vec<ProtectedFile>,
 }
 
 impl Default for BaseSkillOptions {
@@ -67,6 +71,7 @@ impl Default for BaseSkillOptions {
             quota: Quota::default(),
             hide_storage: true,
             max_tool_time: DEFAULT_MAX_TOOL_TIME,
+            protected: Vec::new(),
         }
     }
 }
@@ -105,7 +110,9 @@ impl BaseSkill {
         options: BaseSkillOptions,
         env: Arc<dyn EnvSource + Send + Sync>,
     ) -> Result<Self, SkillError> {
-        let ws = Workspace::open(workspace.into())?.with_quota(options.quota);
+        let ws = Workspace::open(workspace.into())?
+            .with_quota(options.quota)
+            .with_protected(&options.protected);
         Ok(BaseSkill {
             workspace: Arc::new(ws),
             todos: Arc::new(Mutex::new(TodoList::default())),
@@ -145,7 +152,7 @@ pub(crate) fn exec_policy(
     if options.hide_storage {
         policy = policy.hiding(workspace.join(perstack_sandbox::workspace::RESERVED_DIR));
     }
-    policy
+    policy.protecting(workspace, &options.protected)
 }
 
 /// A base skill served in-process: connect an MCP client to `stream` (e.g.

@@ -30,7 +30,10 @@ pub(crate) fn sandbox_fail(e: &SandboxError) -> CallToolResult {
 
 fn error_kind(e: &SandboxError) -> &'static str {
     match e {
-        SandboxError::OutsideWorkspace { .. } | SandboxError::Reserved { .. } => "AccessDenied",
+        SandboxError::OutsideWorkspace { .. }
+        | SandboxError::Reserved { .. }
+        | SandboxError::Protected { .. }
+        | SandboxError::HardLinked { .. } => "AccessDenied",
         SandboxError::InvalidPath { .. } => "InvalidPath",
         SandboxError::NotFound { .. } => "NotFound",
         SandboxError::AlreadyExists { .. } => "AlreadyExists",

@@ -126,6 +126,16 @@ impl HostOptions {
         self
     }
 
+    /// The same options with the run's policy files protected (see
+    /// [`BaseSkillOptions::protected`]; stdio skills get the same namespace binds).
+    pub fn with_protected(
+        mut self,
+        files: Vec<perstack_sandbox::workspace::ProtectedFile>,
+    ) -> Self {
+        self.base.protected = files;
+        self
+    }
+
     /// The same options with the parent environment given explicitly.
     pub fn with_env(mut self, env: Arc<dyn EnvSource + Send + Sync>) -> Self {
         self.env = env;

@@ -190,6 +190,7 @@ pub(crate) async fn start_stdio(
                     .join(perstack_sandbox::workspace::RESERVED_DIR),
             );
         }
+        policy = policy.protecting(&options.workspace, &options.base.protected);
         if launch.via_package {
             // npx and uvx keep the packages they fetch in caches under HOME.
             if let Some(home) = env.get("HOME") {

@@ -144,6 +144,7 @@ impl Job {
                 event_schema_version: None,
                 egress: None,
                 confinement: None,
+                provider_endpoint: None,
             },
         }));
     }
