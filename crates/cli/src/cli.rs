@@ -101,6 +101,10 @@ pub struct BaseSkillArgs {
     /// --require-full-confinement.
     #[arg(long)]
     pub no_hide_storage: bool,
+    /// Longest one exec call may run, in seconds; the call's `timeout` argument cannot
+    /// raise it [default: 300].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tool_time: Option<u64>,
 }
 
 /// Where jobs, checkpoints and event logs live. Flattened into every command that reads or
@@ -164,9 +168,15 @@ pub struct LogArgs {
     /// perstack.toml whose [pricing] overrides the cost estimate uses [default: searched from the current folder upward; built-in prices without one].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Verify the hash chain of each run's event log; exit 1 at the first broken link.
+    /// Verify the job (every job without --job): job.json, the hash chain of each run's event
+    /// log, that the logs reach the end job.json records, and that every checkpoint matches
+    /// the log; exit 1 on any failure. With PERSTACK_AUDIT_KEY set, links must be keyed.
     #[arg(long)]
     pub verify: bool,
+    /// With --verify and --job: the head `perstack run` printed last (its auditAnchor event),
+    /// e.g. sha256:<hex>@<count>; any difference is a failure.
+    #[arg(long, value_name = "HEAD", requires = "job")]
+    pub expect: Option<String>,
     /// Workspace holding perstack/ [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -351,6 +361,11 @@ pub struct RunOptions {
     /// Stop with a resumable checkpoint (exit 5) after this many seconds of wall-clock time.
     #[arg(long, value_name = "SECONDS")]
     pub max_duration: Option<u64>,
+    /// Longest one tool call may take, in seconds: exec's `timeout` argument is cut to it
+    /// and any MCP call still running then ends with an error result the model reads; a
+    /// call cannot raise it [default: maxToolCallSeconds in perstack.toml, else 300].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tool_time: Option<u64>,
     /// Env file to load (repeatable) [default: .env, .env.local next to perstack.toml].
     #[arg(long, value_name = "PATH")]
     pub env_path: Vec<PathBuf>,

@@ -4,8 +4,11 @@ mod cli;
 mod commands;
 mod config_path;
 mod confinement;
+mod log_redact;
 mod render;
+mod secrets;
 mod state_dir;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -27,10 +30,12 @@ fn init_logging(verbose: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PERSTACK_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "warn" })
     });
-    // stdout belongs to events; logs always go to stderr.
+    // stdout belongs to events; logs always go to stderr, redacted, without escape codes
+    // (control characters in logged text are neutralised too).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_writer(log_redact::RedactingStderr)
         .try_init();
 }
 

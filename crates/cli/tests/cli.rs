@@ -129,6 +129,8 @@ fn run_help_lists_every_perstack_flag_and_exit_codes() {
         "--max-total-cost <USD>",
         "[pricing.\"<model>\"]",
         "--max-duration <SECONDS>",
+        "--max-tool-time <SECONDS>",
+        "maxToolCallSeconds",
         "Exit codes:",
         "143",
     ] {

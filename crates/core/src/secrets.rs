@@ -58,31 +58,34 @@ pub struct SecretMatch {
 }
 
 // Order matters: more specific shapes first, so `sk-ant-` is not reported as an OpenAI key.
+// A shape starts at a word boundary, checked in [`starts_a_word`] rather than with `\b`: text
+// that is JSON inside a string (a tool result) puts `\n` right before a secret, and `\b`
+// would see `n` and miss it.
 static PATTERNS: LazyLock<Vec<(SecretKind, Regex)>> = LazyLock::new(|| {
     let raw: [(SecretKind, &str); 9] = [
         (
             SecretKind::PrivateKey,
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
         ),
-        (SecretKind::AnthropicKey, r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
+        (SecretKind::AnthropicKey, r"sk-ant-[A-Za-z0-9_\-]{20,}"),
         (
             SecretKind::OpenAiKey,
-            r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}",
+            r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}",
         ),
-        (SecretKind::GoogleKey, r"\bAIza[0-9A-Za-z_\-]{35}"),
-        (SecretKind::AwsAccessKey, r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+        (SecretKind::GoogleKey, r"AIza[0-9A-Za-z_\-]{35}"),
+        (SecretKind::AwsAccessKey, r"(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
         (
             SecretKind::GithubToken,
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+            r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
         ),
-        (SecretKind::SlackToken, r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
+        (SecretKind::SlackToken, r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
         (
             SecretKind::Jwt,
-            r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+            r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
         ),
         (
             SecretKind::BearerToken,
-            r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}",
+            r"(?i)bearer\s+[A-Za-z0-9._~+/=\-]{16,}",
         ),
     ];
     raw.into_iter()
@@ -90,15 +93,36 @@ static PATTERNS: LazyLock<Vec<(SecretKind, Regex)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Whether a span starting at byte `start` starts a word: at the start, after a character
+/// that is not a letter, digit or `_`, or right after a JSON escape (`\n`, `\t`, `\r`, `\b`,
+/// `\f`, `\uXXXX`).
+fn starts_a_word(text: &str, start: usize) -> bool {
+    let Some(prev) = text.get(..start).and_then(|t| t.chars().next_back()) else {
+        return true;
+    };
+    if !(prev.is_alphanumeric() || prev == '_') {
+        return true;
+    }
+    let before = text.as_bytes().get(..start).unwrap_or_default();
+    let n = before.len();
+    let short_escape = n >= 2 && before[n - 2] == b'\\' && b"ntrbf".contains(&before[n - 1]);
+    let unicode_escape = n >= 6
+        && before[n - 6] == b'\\'
+        && before[n - 5] == b'u'
+        && before[n - 4..].iter().all(u8::is_ascii_hexdigit);
+    short_escape || unicode_escape
+}
+
 /// Every secret-shaped span in `text`, non-overlapping, in text order.
 pub fn find_secrets(text: &str) -> Vec<SecretMatch> {
     let mut found: Vec<SecretMatch> = Vec::new();
     for (kind, re) in PATTERNS.iter() {
         for m in re.find_iter(text) {
             let r = m.range();
-            if !found
-                .iter()
-                .any(|f| f.range.start < r.end && r.start < f.range.end)
+            if starts_a_word(text, r.start)
+                && !found
+                    .iter()
+                    .any(|f| f.range.start < r.end && r.start < f.range.end)
             {
                 found.push(SecretMatch {
                     kind: *kind,
@@ -183,6 +207,25 @@ mod tests {
         ] {
             assert_eq!(find_secrets(text), vec![], "{text}");
         }
+    }
+
+    #[test]
+    fn secrets_after_json_escapes_are_found() {
+        // A tool result is often JSON text: escapes sit right before the secret.
+        for text in [
+            r#"{"content":"line\nsk-ant-api03-abcdefghijklmnopqrstuvwxyz"}"#,
+            r#"{"content":"a\tghp_abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+            r#"{"content":"\u001bAKIAIOSFODNN7EXAMPLE"}"#,
+            r#"{"h":"x\nBearer abcdefghijklmnop1234"}"#,
+        ] {
+            assert_eq!(find_secrets(text).len(), 1, "{text}");
+        }
+        // A word that merely contains a prefix is still not a secret.
+        assert_eq!(
+            find_secrets("risk-assessment-for-the-whole-project"),
+            vec![]
+        );
+        assert_eq!(find_secrets("élansk-abcdefghijklmnopqrstuvwxyz"), vec![]);
     }
 
     #[test]

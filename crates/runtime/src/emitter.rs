@@ -15,10 +15,12 @@ use perstack_checkpoint::{EventLog, Storage};
 use perstack_core::{Job, Step};
 use perstack_events::RuntimeEventPayload;
 use perstack_events::{Event, RunEvent, RunEventMeta, RunEventPayload, RuntimeEvent};
+use perstack_sandbox::Redactor;
 
 use crate::error::RuntimeError;
 use crate::host_events::{RunLog, Target};
 use crate::listener::EventListener;
+use crate::redact::redact_event;
 
 /// Runs blocking storage work off the async executor; a panic in it propagates as if the
 /// work had run inline.
@@ -82,6 +84,8 @@ pub(crate) struct Emitter {
     meta: RunEventMeta,
     sink: Option<RunLog>,
     listener: Arc<dyn EventListener>,
+    /// Applied to every event before it is stored or seen by the listener.
+    redactor: Arc<Redactor>,
     job: JobTracker,
     /// The job's usage follows this run's checkpoints (false for parallel delegates, whose
     /// usage is added to the parent's when they return).
@@ -97,15 +101,17 @@ impl fmt::Debug for Emitter {
     }
 }
 
-/// Stores what `event` carries, appends it to the log and hands it to `listener` before the
-/// log is unlocked (blocking).
+/// Redacts `event`, stores what it carries, appends it to the log and hands it to
+/// `listener` before the log is unlocked (blocking).
 fn persist(
     sink: Option<(&Storage, &Mutex<EventLog>)>,
     job: &JobTracker,
     owns_job_usage: bool,
     event: Event,
     listener: &dyn EventListener,
+    redactor: &Redactor,
 ) -> Result<(), RuntimeError> {
+    let event = redact_event(redactor, event)?;
     let storage = sink.map(|(s, _)| s);
     let mut durable = false;
     if let Event::Run(run) = &event {
@@ -173,21 +179,32 @@ impl Emitter {
             },
             sink,
             listener,
+            redactor: Arc::new(Redactor::new()),
             job,
             owns_job_usage,
         })
+    }
+
+    /// Redacts every event with `redactor` (without it: secret shapes only).
+    pub(crate) fn redacting(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Stores `event` (off the executor when there is storage), then hands it to the listener.
     async fn deliver(&mut self, event: Event) -> Result<(), RuntimeError> {
         let (job, owns) = (self.job.clone(), self.owns_job_usage);
         let listener = Arc::clone(&self.listener);
+        let redactor = Arc::clone(&self.redactor);
         match &self.sink {
             Some(sink) => {
                 let (s, log) = (Arc::clone(&sink.storage), Arc::clone(&sink.log));
-                blocking(move || persist(Some((&*s, &*log)), &job, owns, event, &*listener)).await
+                blocking(move || {
+                    persist(Some((&*s, &*log)), &job, owns, event, &*listener, &redactor)
+                })
+                .await
             }
-            None => persist(None, &job, owns, event, &*listener),
+            None => persist(None, &job, owns, event, &*listener, &redactor),
         }
     }
 
@@ -199,6 +216,7 @@ impl Emitter {
             run_id: self.meta.run_id.clone(),
             log: self.sink.clone(),
             listener: Arc::clone(&self.listener),
+            redactor: Arc::clone(&self.redactor),
         }
     }
 

@@ -31,6 +31,15 @@ pub enum RuntimeError {
     /// stored checkpoint remains loadable.
     #[error("storage work cancelled: the async runtime is shutting down")]
     StorageCancelled,
+    /// An event could not be redacted, so it was neither stored nor shown (nothing with a
+    /// possible secret leaves the runtime); a bug: report it with the event type.
+    #[error("could not redact a {event_type} event ({reason}); it was not stored or shown")]
+    Redaction {
+        /// The event's `type`.
+        event_type: String,
+        /// What failed.
+        reason: String,
+    },
     /// The Expert's tools could not be started.
     #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
     Tools {

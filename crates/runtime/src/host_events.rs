@@ -16,8 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use perstack_checkpoint::{EventLog, Storage};
 use perstack_events::{Event, RuntimeEvent, RuntimeEventPayload};
+use perstack_sandbox::Redactor;
 
 use crate::listener::EventListener;
+use crate::redact::redact_event;
 
 /// A run's event log, shared by the run's emitter and the hosts reporting to the run.
 #[derive(Clone)]
@@ -33,6 +35,8 @@ pub(crate) struct Target {
     pub(crate) run_id: String,
     pub(crate) log: Option<RunLog>,
     pub(crate) listener: Arc<dyn EventListener>,
+    /// Applied to every event before it is stored or seen by the listener.
+    pub(crate) redactor: Arc<Redactor>,
 }
 
 /// Emits a tool host's runtime events into the run currently using the host: stored in that
@@ -62,13 +66,14 @@ impl HostEvents {
     }
 
     /// Events emitted only to `listener`, stamped with `job_id` and `run_id` (embeddings and
-    /// tests that open hosts outside a runtime).
+    /// tests that open hosts outside a runtime); secret shapes are redacted.
     pub fn to_listener(job_id: &str, run_id: &str, listener: Arc<dyn EventListener>) -> Self {
         HostEvents::new(Target {
             job_id: job_id.to_string(),
             run_id: run_id.to_string(),
             log: None,
             listener,
+            redactor: Arc::new(Redactor::new()),
         })
     }
 
@@ -99,6 +104,14 @@ impl HostEvents {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let event = Event::from(RuntimeEvent::new(&target.job_id, &target.run_id, payload));
+        // An event that cannot be redacted is dropped: nothing unredacted may leave.
+        let event = match redact_event(&target.redactor, event) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(run_id = %target.run_id, "{e}");
+                return;
+            }
+        };
         match &target.log {
             Some(run) => {
                 let mut log = run.log.lock().unwrap_or_else(PoisonError::into_inner);

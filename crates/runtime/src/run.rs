@@ -8,6 +8,7 @@ use perstack_checkpoint::Storage;
 use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Job, JobStatus, Usage, id::new_id};
 use perstack_events::{EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEventPayload};
 use perstack_providers::Provider;
+use perstack_sandbox::Redactor;
 use tokio::sync::Mutex;
 
 use crate::delegation::{Delegated, Ended};
@@ -30,6 +31,7 @@ pub struct Runtime {
     tools: Arc<dyn ToolHostFactory>,
     pub(crate) storage: Option<Arc<Storage>>,
     listener: Arc<dyn EventListener>,
+    redactor: Arc<Redactor>,
 }
 
 impl fmt::Debug for Runtime {
@@ -54,6 +56,7 @@ impl Runtime {
             tools,
             storage: None,
             listener: Arc::new(|_: &perstack_events::Event| {}),
+            redactor: Arc::new(Redactor::new()),
         }
     }
 
@@ -66,6 +69,14 @@ impl Runtime {
     /// Sends every event to `listener`.
     pub fn with_listener(mut self, listener: Arc<dyn EventListener>) -> Self {
         self.listener = listener;
+        self
+    }
+
+    /// Redacts every event with `redactor` before it is stored (checkpoints, messages, the
+    /// event log) or handed to the listener. Without one, secret shapes are still redacted;
+    /// give it every credential value the embedding holds.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
         self
     }
 
@@ -247,7 +258,8 @@ impl Runtime {
             tracker.clone(),
             owns_job_usage,
         )
-        .await?;
+        .await?
+        .redacting(Arc::clone(&self.redactor));
         emitter
             .emit_runtime(initialize_event(setting, expert.version_or_default()))
             .await?;

@@ -52,24 +52,32 @@ impl Redactor {
         redact_secret_shapes(&out)
     }
 
-    /// Redacts every string (keys included) inside a JSON value.
-    pub fn redact_json(&self, value: &mut Value) {
+    /// Redacts every string (keys included) inside a JSON value; true when anything changed.
+    pub fn redact_json(&self, value: &mut Value) -> bool {
         match value {
             Value::String(s) => {
                 let r = self.redact(s);
-                if r != *s {
+                let changed = r != *s;
+                if changed {
                     *s = r;
                 }
+                changed
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, v| self.redact_json(v) | changed),
             Value::Object(map) => {
+                let mut changed = false;
                 let entries = std::mem::take(map);
                 for (k, mut v) in entries {
-                    self.redact_json(&mut v);
-                    map.insert(self.redact(&k), v);
+                    changed |= self.redact_json(&mut v);
+                    let key = self.redact(&k);
+                    changed |= key != k;
+                    map.insert(key, v);
                 }
+                changed
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
         }
     }
 }
@@ -126,11 +134,20 @@ mod tests {
         let r = Redactor::new().with_secret("K", "supersecretvalue");
         let mut v =
             json!({"a": ["supersecretvalue", 1], "supersecretvalue": {"b": "x supersecretvalue"}});
-        r.redact_json(&mut v);
+        assert_eq!(r.redact_json(&mut v), true);
         assert_eq!(
             v,
             json!({"a": ["[REDACTED:K]", 1], "[REDACTED:K]": {"b": "x [REDACTED:K]"}})
         );
+    }
+
+    #[test]
+    fn json_without_secrets_is_unchanged() {
+        let r = Redactor::new().with_secret("K", "supersecretvalue");
+        let mut v = json!({"a": ["plain", 1, null], "b": {"c": "text"}});
+        let before = v.clone();
+        assert_eq!(r.redact_json(&mut v), false);
+        assert_eq!(v, before);
     }
 
     proptest! {

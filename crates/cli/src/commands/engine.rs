@@ -31,7 +31,8 @@ impl Engine {
         let factory = Arc::new(factory);
         let runtime = Runtime::new(Arc::new(p.provider), factory.clone())
             .with_storage(Arc::clone(&p.storage))
-            .with_listener(listener);
+            .with_listener(listener)
+            .with_redactor(p.redactor);
         let stop = StopSignal::new();
         let signals = tokio::spawn(watch_signals(stop.clone()));
         let engine = Engine {
@@ -69,7 +70,7 @@ impl Engine {
                 u8::try_from(outcome.exit_code()).unwrap_or(exit::ERROR)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("{}", crate::log_redact::for_stderr(&format!("error: {e}")));
                 exit::ERROR
             }
         }

@@ -45,6 +45,11 @@ impl Console {
 
     /// Shows one event.
     pub(crate) fn event(&mut self, e: &Event) {
+        // The status line and the approval prompt show event text too.
+        let Some(e) = crate::terminal::neutralise_event(e) else {
+            return;
+        };
+        let e = e.as_ref();
         self.status.observe(e);
         if let Event::Run(r) = e
             && let RunEventPayload::StopRunByApproval {

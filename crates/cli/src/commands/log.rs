@@ -123,7 +123,13 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
         }
         s
     };
-    println_out(text.trim_end());
+    // JSON stays JSON: C1 and bidi characters, which serde leaves raw, become `\uXXXX`.
+    let text = if args.json {
+        crate::terminal::json_for_terminal(text.trim_end()).into_owned()
+    } else {
+        text.trim_end().to_string()
+    };
+    println_out(&text);
     Ok(exit::OK)
 }
 
@@ -266,6 +272,7 @@ fn detail(p: &RunEventPayload) -> String {
         }
         RunEventPayload::StopRunByError { error, .. } => {
             clip(&format!("{}: {}", error.name, error.message), 100)
+/// Prints `s` with its control characters neutralised (model and tool text is in it).
         }
         RunEventPayload::Retry { reason, .. } => clip(reason, 100),
         RunEventPayload::StopRunByBudget { reason, .. } => clip(reason, 100),
@@ -293,5 +300,5 @@ fn detail(p: &RunEventPayload) -> String {
 
 fn println_out(s: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{s}");
+    let _ = writeln!(out, "{}", crate::terminal::neutralise(s));
 }

@@ -144,18 +144,15 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     setting.checkpoint = checkpoint;
     setting.trace = trace(&loaded);
-    let host_options = crate::state_dir::host_options(
+    let mut host_options = crate::state_dir::host_options(
         &opts.storage,
         HostOptions::new(&workspace)
             .with_env(env)
-            .with_egress(egress.clone())
-            .with_protected(crate::confinement::protected_files(
-                &path,
-                loaded.dir(),
-                &env_paths,
-            )),
+            .with_egress(egress.clone()),
     );
-    setting.trace.provider_endpoint = Some(crate::confinement::provider_endpoint(&provider));
+    if let Some(secs) = opts.max_tool_time.or(config.max_tool_call_seconds) {
+        host_options = host_options.with_max_tool_time(Duration::from_secs(secs));
+    }
     setting.trace.egress = egress.as_ref().map(ToString::to_string);
     setting.trace.confinement = Some(crate::confinement::probe(&host_options));
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
@@ -329,13 +326,17 @@ fn decisions(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput
 
 fn trace(loaded: &LoadedConfig) -> TraceInfo {
     let sha = |bytes: &[u8]| format!("sha256:{:x}", Sha256::digest(bytes));
-    let lock = std::fs::read(loaded.dir().join(LOCKFILE_NAME)).ok();
+    // Bounded: a lockfile that cannot be read is reported by `Lockfile::read`.
+    let lock = perstack_core::input_file::read_input_file(
+        &loaded.dir().join(LOCKFILE_NAME),
+        perstack_core::input_file::InputFile::Lockfile,
+    )
+    .ok();
     TraceInfo {
         git_revision: option_env!("PERSTACK_GIT_REVISION").map(str::to_string),
         config_hash: Some(sha(loaded.source.as_bytes())),
-        lockfile_hash: lock.as_deref().map(sha),
+        lockfile_hash: lock.as_deref().map(str::as_bytes).map(sha),
         egress: None,
         confinement: None,
-        provider_endpoint: None,
     }
 }

@@ -38,7 +38,8 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
 
     /// The answer to the interactive call `call` (its question is in the transcript).
     pub(crate) fn interactive(&mut self, call: &ToolCall) -> Option<InteractiveToolCallResult> {
-        let text = self.ask(&format!("answer to {} > ", call.tool_name))?;
+        let name = crate::terminal::neutralise(&call.tool_name);
+        let text = self.ask(&format!("answer to {name} > "))?;
         Some(InteractiveToolCallResult {
             tool_call_id: call.id.clone(),
             tool_name: call.tool_name.clone(),
@@ -52,10 +53,11 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
     pub(crate) fn approvals(&mut self, calls: &[ToolCall]) -> Option<RunInput> {
         let mut input = RunInput::default();
         for c in calls {
-            let prompt = format!(
+            let prompt = crate::terminal::neutralise(&format!(
                 "approve {} › {} ({})? [y/n] > ",
                 c.skill_name, c.tool_name, c.id
-            );
+            ))
+            .into_owned();
             loop {
                 let answer = self.ask(&prompt)?;
                 match answer.trim().to_ascii_lowercase().as_str() {

@@ -1,7 +1,9 @@
 //! `perstack skill base`: the base skill as a stdio MCP server.
 
 use perstack_sandbox::Quota;
-use perstack_skills::base::{BaseSkillOptions, serve_stdio};
+use std::time::Duration;
+
+use perstack_skills::base::{BaseSkillOptions, DEFAULT_MAX_TOOL_TIME, serve_stdio};
 
 use crate::cli::BaseSkillArgs;
 use crate::exit;
@@ -23,6 +25,9 @@ pub fn run_base(args: &BaseSkillArgs) -> u8 {
             max_bytes: args.max_workspace_bytes,
             max_files: args.max_workspace_files,
         },
+        max_tool_time: args
+            .max_tool_time
+            .map_or(DEFAULT_MAX_TOOL_TIME, Duration::from_secs),
         ..BaseSkillOptions::default()
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -98,7 +98,12 @@ impl Renderer {
     /// The text to print for `event` (often empty).
     pub fn render(&mut self, event: &Event) -> String {
         let mut out = String::new();
-        match event {
+        // Model, tool and skill text must not drive the terminal: every string of the event
+        // is neutralised before any styling is added.
+        let Some(event) = crate::terminal::neutralise_event(event) else {
+            return out;
+        };
+        match event.as_ref() {
             Event::Run(e) => self.run_event(e, &mut out),
             Event::Runtime(e) => self.runtime_event(e, &mut out),
             Event::Unknown(_) => {}
