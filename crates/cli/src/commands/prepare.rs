@@ -29,6 +29,8 @@ pub(crate) struct Prepared {
     pub(crate) provider: HttpProvider,
     pub(crate) host_options: HostOptions,
     pub(crate) storage: Arc<Storage>,
+    /// Every credential value the runtime holds plus the secret shapes, shared by every sink.
+    pub(crate) redactor: Arc<perstack_sandbox::Redactor>,
 }
 
 pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
@@ -84,9 +86,11 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     // The process environment, overlaid by the env files (never written back).
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut config = loaded.config.clone();
+    let redactor = Arc::new(crate::secrets::redactor(&config, &env));
+    crate::log_redact::install(Arc::clone(&redactor));
     let env = Arc::new(env);
 
-    let mut config = loaded.config.clone();
     if let Some(p) = &opts.provider {
         let name = p.parse::<ProviderName>()?;
         let setting = config
@@ -148,11 +152,18 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         &opts.storage,
         HostOptions::new(&workspace)
             .with_env(env)
-            .with_egress(egress.clone()),
+            .with_egress(egress.clone())
+            .with_protected(crate::confinement::protected_files(
+                &path,
+                loaded.dir(),
+                &env_paths,
+            )),
     );
+    host_options.redactor = Arc::clone(&redactor);
     if let Some(secs) = opts.max_tool_time.or(config.max_tool_call_seconds) {
         host_options = host_options.with_max_tool_time(Duration::from_secs(secs));
     }
+    setting.trace.provider_endpoint = Some(crate::confinement::provider_endpoint(&provider));
     setting.trace.egress = egress.as_ref().map(ToString::to_string);
     setting.trace.confinement = Some(crate::confinement::probe(&host_options));
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
@@ -167,6 +178,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         provider,
         host_options,
         storage,
+        redactor,
     })
 }
 
@@ -338,5 +350,6 @@ fn trace(loaded: &LoadedConfig) -> TraceInfo {
         lockfile_hash: lock.as_deref().map(str::as_bytes).map(sha),
         egress: None,
         confinement: None,
+        provider_endpoint: None,
     }
 }
