@@ -54,6 +54,7 @@ async fn stdio_skill_lists_and_calls_tools_with_their_content() {
     assert_eq!(
         names,
         [
+            "connect",
             "crash",
             "echo",
             "empty",
@@ -470,7 +471,7 @@ async fn colliding_tools_are_refused_and_pick_omit_resolve_them() {
         host.catalogue().get("echo").unwrap().definition.skill_name,
         "a"
     );
-    assert_eq!(host.catalogue().len(), 10);
+    assert_eq!(host.catalogue().len(), 11);
     assert_eq!(host.running_skills(), vec!["a", "b"]);
     host.shutdown().await;
 }
@@ -562,7 +563,7 @@ async fn lazy_skills_join_the_catalogue_when_ready() {
         host.catalogue().get("echo").unwrap().definition.skill_name,
         "slow"
     );
-    assert_eq!(host.catalogue().len(), 26);
+    assert_eq!(host.catalogue().len(), 27);
     let out = host
         .call("1", "echo", args(json!({"text": "late"})))
         .await
