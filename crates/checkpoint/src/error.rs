@@ -25,7 +25,7 @@ pub enum StorageError {
         reason: String,
     },
     /// No such job.
-    #[error("job \"{job_id}\" not found under {root}; list jobs with `perstack log`")]
+    #[error("job \"{job_id}\" not found under {root}; list jobs with `perstack jobs`")]
     JobNotFound {
         /// The id asked for.
         job_id: String,

@@ -49,6 +49,9 @@ pub enum Command {
     Install(InstallArgs),
     /// Show recorded jobs, runs, events and checkpoints; verify the audit chain.
     Log(Box<LogArgs>),
+    /// List every recorded job, newest first: status, Expert, steps, tokens, estimated cost,
+    /// age and the command that continues it.
+    Jobs(JobsArgs),
     /// Serve a built-in skill to any MCP client.
     #[command(subcommand)]
     Skill(SkillCommand),
@@ -173,10 +176,31 @@ pub struct LogArgs {
     /// the log; exit 1 on any failure. With PERSTACK_AUDIT_KEY set, links must be keyed.
     #[arg(long)]
     pub verify: bool,
+    /// List every job instead (as `perstack jobs`; with --json for JSON).
+    #[arg(long, conflicts_with_all = ["job", "run", "checkpoint", "verify"])]
+    pub jobs: bool,
     /// With --verify and --job: the head `perstack run` printed last (its auditAnchor event),
     /// e.g. sha256:<hex>@<count>; any difference is a failure.
     #[arg(long, value_name = "HEAD", requires = "job")]
     pub expect: Option<String>,
+    /// Workspace holding perstack/ [default: current folder].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Storage location.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// `perstack jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Print a JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// perstack.toml whose pricing overrides the cost estimates use [default: searched from
+    /// the current folder upward; built-in prices without one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Workspace holding perstack/ [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,

@@ -1,5 +1,9 @@
 //! The `perstack` command. Argument parsing and output only; the work happens in the crates.
 
+// Doc comments on the argument types are `--help` text (clap), not Markdown:
+// `<workspace>` and `[pricing]` are meant literally.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 mod cli;
 mod commands;
 mod config_path;
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Schema { kind } => commands::schema::run(kind),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Log(args) => commands::log::run(&args),
+        Command::Jobs(args) => commands::jobs::run(&args),
         Command::Install(args) => commands::install::run(&args),
         Command::Skill(cli::SkillCommand::Base(args)) => commands::skill::run_base(&args),
         Command::Proxy(args) => commands::proxy::run(&args),

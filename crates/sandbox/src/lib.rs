@@ -3,7 +3,7 @@
 //! - [`workspace`]: the workspace boundary (paths resolved beneath the root with `openat2`,
 //!   `perstack/` invisible, quota).
 //! - [`confine`]: process confinement (no_new_privs, Landlock, seccomp) for children.
-//! - [`env`]: the environment a child process receives.
+//! - [`env`](mod@env): the environment a child process receives.
 //! - [`net`]: the network guard (SSRF checks, IP pinning, redirects, `allowedDomains`).
 //! - [`redact`]: secret redaction.
 //! - [`supervise`]: a subreaper that kills every descendant of a child when it ends.

@@ -27,6 +27,16 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
         Some(w) => w.clone(),
         None => std::env::current_dir().map_err(|e| e.to_string())?,
     };
+    if args.jobs {
+        let text = super::jobs::list(
+            Some(&workspace),
+            &args.storage,
+            args.config.as_deref(),
+            args.json,
+        )?;
+        println_out(&text);
+        return Ok(exit::OK);
+    }
     let storage = crate::state_dir::open(&args.storage, &workspace)?;
     let job = match &args.job {
         Some(id) => storage.load_job(id).map_err(|e| e.to_string())?,

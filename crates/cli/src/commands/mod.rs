@@ -3,6 +3,7 @@
 pub mod completions;
 mod engine;
 pub mod install;
+pub mod jobs;
 mod live;
 pub mod log;
 mod log_cost;
