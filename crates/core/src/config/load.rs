@@ -107,8 +107,66 @@ pub fn parse_config(
     Ok((config, diags.0))
 }
 
+/// The name diagnostics of [`validate`] give the config.
+pub const IN_CODE: &str = "<config built in code>";
+
+/// Validates a config built in code (not read from a file) with every check
+/// [`parse_config`] runs on text: the config is written as TOML and checked as such, so
+/// diagnostics name [`IN_CODE`] and the key path. On success returns the warnings.
+///
+/// ```
+/// use perstack_core::config::{PerstackConfig, validate};
+/// let config: PerstackConfig = toml::from_str(r#"
+///     model = "claude-sonnet-4-5"
+///     [provider]
+///     providerName = "anthropic"
+///     [experts.writer]
+///     instruction = "Write."
+/// "#).map_err(|e| e.to_string())?;
+/// assert!(validate(&config).is_ok());
+/// let mut broken = config.clone();
+/// for expert in broken.experts.values_mut() {
+///     expert.delegates = Some(vec!["nobody".into()]); // no such Expert
+/// }
+/// assert!(validate(&broken).is_err());
+/// # Ok::<(), String>(())
+/// ```
+pub fn validate(config: &PerstackConfig) -> Result<Vec<Diagnostic>, Diagnostics> {
+    let text = toml::to_string(config).map_err(|e| {
+        Diagnostics(vec![Diagnostic {
+            severity: Severity::Error,
+            file: IN_CODE.to_string(),
+            line: 1,
+            column: 1,
+            path: KeyPath::root(),
+            message: format!("the config cannot be written as TOML: {e}"),
+        }])
+    })?;
+    parse_config(IN_CODE, &text).map(|(_, warnings)| warnings)
+}
+
 fn sorted(mut diags: Vec<Diagnostic>) -> Diagnostics {
     diags.sort_by_key(|d| (d.severity != Severity::Error, d.line, d.column));
     diags.dedup();
     Diagnostics(diags)
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_config_built_in_code_is_checked_like_text() {
+        let text = "model = \"claude-sonnet-4-5\"\n[experts.writer]\ninstruction = \"Write.\"\ndelegates = [\"nobody\"]\n";
+        let from_text = parse_config(IN_CODE, text).map(|_| ());
+        let config: PerstackConfig = toml::from_str(text).unwrap_or_default();
+        let from_code = validate(&config);
+        assert!(from_text.is_err());
+        let errors = from_code.err().map(|d| d.0.len());
+        assert_eq!(errors, from_text.err().map(|d| d.0.len()));
+        let mut ok = config.clone();
+        ok.experts.values_mut().for_each(|e| e.delegates = None);
+        assert_eq!(validate(&ok).ok().map(|w| w.len()), Some(0));
+    }
 }

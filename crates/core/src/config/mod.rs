@@ -12,7 +12,9 @@ mod source;
 mod roundtrip_tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics, KeyPath, Seg, Severity, did_you_mean};
-pub use load::{CONFIG_FILE_NAME, LoadedConfig, find_config, load_config, parse_config};
+pub use load::{
+    CONFIG_FILE_NAME, IN_CODE, LoadedConfig, find_config, load_config, parse_config, validate,
+};
 pub use model::*;
 pub use pricing::PriceOverride;
 
