@@ -12,6 +12,7 @@ mod log_redact;
 mod render;
 mod secrets;
 mod state_dir;
+mod stdout_pipe;
 mod terminal;
 
 use std::process::ExitCode;
@@ -61,5 +62,9 @@ fn main() -> ExitCode {
         Command::Skill(cli::SkillCommand::Base(args)) => commands::skill::run_base(&args),
         Command::Proxy(args) => commands::proxy::run(&args),
     };
+    if stdout_pipe::closed() {
+        // The reader of stdout went away (`| head`): the conventional status, quietly.
+        return ExitCode::from(stdout_pipe::EXIT);
+    }
     ExitCode::from(code)
 }

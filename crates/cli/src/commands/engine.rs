@@ -49,6 +49,11 @@ impl Engine {
         self.runtime.run_with_stop(setting, self.stop.clone()).await
     }
 
+    /// The stop request SIGINT/SIGTERM fire; also fired when stdout closes under `run`.
+    pub(crate) fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
+    }
+
     /// True once SIGINT or SIGTERM arrived: no further run may start.
     pub(crate) fn stopped(&self) -> bool {
         self.stop.fired().is_some()

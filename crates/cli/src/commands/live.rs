@@ -95,8 +95,8 @@ impl Console {
         }
         self.clear_status();
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        let _ =
+            crate::stdout_pipe::check(out.write_all(text.as_bytes()).and_then(|()| out.flush()));
         drop(out);
         self.draw_status();
     }

@@ -18,6 +18,8 @@ use crate::render::{Invocation, Renderer, Style};
 pub fn run(args: &ReplayArgs) -> u8 {
     match execute(args) {
         Ok(code) => code,
+        // Stdout closed by its reader (`| head`): nothing to say (main exits 141).
+        Err(_) if crate::stdout_pipe::closed() => exit::ERROR,
         Err(message) => {
             eprintln!("error: {message}");
             exit::USAGE
@@ -49,13 +51,15 @@ fn execute(args: &ReplayArgs) -> Result<u8, String> {
     let mut renderer = Renderer::new(Style::for_stdout(), args.options.verbose)
         .with_invocation(Invocation::of(&args.options));
     let mut out = std::io::stdout().lock();
+    let check = crate::stdout_pipe::check;
     for e in &events {
-        out.write_all(renderer.render(e).as_bytes())
-            .map_err(|e| e.to_string())?;
+        check(out.write_all(renderer.render(e).as_bytes())).map_err(|e| e.to_string())?;
     }
-    out.write_all(renderer.finish().as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| e.to_string())?;
+    check(
+        out.write_all(renderer.finish().as_bytes())
+            .and_then(|()| out.flush()),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(exit::OK)
 }
 

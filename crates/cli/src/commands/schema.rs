@@ -15,7 +15,7 @@ pub fn run(kind: SchemaArg) -> u8 {
     };
     let text = serde_json::to_string_pretty(&json_schema(kind)).unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{text}").is_err() {
+    if crate::stdout_pipe::check(writeln!(out, "{text}")).is_err() {
         return exit::ERROR;
     }
     exit::OK

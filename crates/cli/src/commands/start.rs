@@ -46,6 +46,9 @@ pub(crate) fn drive(p: Prepared, invocation: Invocation, verbose: bool, no_promp
         )));
         let (engine, mut setting) = Engine::start(p, live::listener(&console));
         let ticker = live::ticker(&console);
+        // Stdout closed by its reader (`| head`): stop resumably, as a signal does.
+        let signal = engine.stop_signal();
+        let closed = crate::stdout_pipe::watch(move || signal.stop("SIGPIPE"));
         let stdin = std::io::stdin();
         let mut prompter = Prompter::new(stdin.lock(), std::io::stderr());
         let result = loop {
@@ -65,6 +68,7 @@ pub(crate) fn drive(p: Prepared, invocation: Invocation, verbose: bool, no_promp
             }
         };
         ticker.abort();
+        closed.abort();
         live::with(&console, Console::finish);
         if matches!(&result, Ok(o) if o.exit_code() == 3) && !no_prompt {
             eprintln!("no answer on stdin: stopped; resume later with the command shown above");

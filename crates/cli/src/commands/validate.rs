@@ -19,7 +19,7 @@ pub fn run(args: &ValidateArgs) -> u8 {
                 eprintln!("{w}");
             }
             let text = summary(&loaded);
-            if out.write_all(text.as_bytes()).is_err() {
+            if crate::stdout_pipe::check(out.write_all(text.as_bytes())).is_err() {
                 return exit::ERROR;
             }
             exit::OK
