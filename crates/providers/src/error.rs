@@ -40,6 +40,16 @@ pub enum ProviderError {
         /// Transport detail.
         message: String,
     },
+    /// A loopback or private host refused the connection: nothing listens there, and
+    /// retrying will not start it. Never retryable: start the server (`ollama serve`) or
+    /// fix the provider's base URL.
+    #[error("{provider}: cannot reach {origin} — {}", UnreachableHint(*provider))]
+    Unreachable {
+        /// Which provider.
+        provider: ProviderName,
+        /// Scheme, host and port that refused, e.g. `http://127.0.0.1:11434`.
+        origin: String,
+    },
     /// The response stream broke: disconnected, stalled, cut short or unparseable.
     /// Nothing from it is passed on as complete; a new generation is safe. Retryable.
     #[error("{provider}: stream {kind}: {message}{}", RequestIdSuffix(request_id.as_deref()))]
@@ -146,6 +156,25 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// What to check when a local endpoint refuses connections.
+struct UnreachableHint(ProviderName);
+
+impl fmt::Display for UnreachableHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ProviderName::Ollama => f.write_str(
+                "is Ollama running? (connection refused; start it with `ollama serve` \
+                 or point OLLAMA_BASE_URL at it)",
+            ),
+            other => write!(
+                f,
+                "is the server running? (connection refused; start it or fix the base URL \
+                 of provider {other})"
+            ),
+        }
+    }
+}
+
 /// Formats ` [request id: ...]` when there is one.
 struct RequestIdSuffix<'a>(Option<&'a str>);
 
@@ -162,7 +191,9 @@ impl ProviderError {
     /// Whether a new attempt of the same generation can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ProviderError::Config { .. } | ProviderError::InvalidRequest { .. } => false,
+            ProviderError::Config { .. }
+            | ProviderError::InvalidRequest { .. }
+            | ProviderError::Unreachable { .. } => false,
             ProviderError::Api(api) => api.retryable,
             ProviderError::Connection { .. }
             | ProviderError::Stream { .. }
@@ -177,6 +208,7 @@ impl ProviderError {
             ProviderError::Config { provider, .. }
             | ProviderError::InvalidRequest { provider, .. }
             | ProviderError::Connection { provider, .. }
+            | ProviderError::Unreachable { provider, .. }
             | ProviderError::Stream { provider, .. }
             | ProviderError::MalformedToolCall { provider, .. }
             | ProviderError::Timeout { provider, .. } => *provider,
@@ -189,7 +221,8 @@ impl ProviderError {
         match self {
             ProviderError::Config { .. }
             | ProviderError::InvalidRequest { .. }
-            | ProviderError::Connection { .. } => None,
+            | ProviderError::Connection { .. }
+            | ProviderError::Unreachable { .. } => None,
             ProviderError::Api(api) => api.request_id.as_deref(),
             ProviderError::Stream { request_id, .. }
             | ProviderError::MalformedToolCall { request_id, .. }
@@ -204,6 +237,7 @@ impl ProviderError {
             ProviderError::Config { .. }
             | ProviderError::InvalidRequest { .. }
             | ProviderError::Connection { .. }
+            | ProviderError::Unreachable { .. }
             | ProviderError::Stream { .. }
             | ProviderError::MalformedToolCall { .. }
             | ProviderError::Timeout { .. } => None,
@@ -217,6 +251,7 @@ impl ProviderError {
             ProviderError::Config { .. }
             | ProviderError::InvalidRequest { .. }
             | ProviderError::Connection { .. }
+            | ProviderError::Unreachable { .. }
             | ProviderError::Stream { .. }
             | ProviderError::MalformedToolCall { .. }
             | ProviderError::Timeout { .. } => None,
@@ -230,6 +265,7 @@ impl ProviderError {
             ProviderError::InvalidRequest { .. } => "InvalidRequest",
             ProviderError::Api(_) => "APICallError",
             ProviderError::Connection { .. } => "ConnectionError",
+            ProviderError::Unreachable { .. } => "UnreachableError",
             ProviderError::Stream { .. } => "StreamError",
             ProviderError::MalformedToolCall { .. } => "InvalidToolArgumentsError",
             ProviderError::Timeout { .. } => "TimeoutError",
@@ -251,7 +287,8 @@ impl ProviderError {
             }
             ProviderError::Config { .. }
             | ProviderError::InvalidRequest { .. }
-            | ProviderError::Connection { .. } => {}
+            | ProviderError::Connection { .. }
+            | ProviderError::Unreachable { .. } => {}
         }
         self
     }

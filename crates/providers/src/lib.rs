@@ -43,6 +43,7 @@ pub mod sse;
 mod stream;
 mod tls;
 pub mod types;
+mod unreachable;
 
 pub use config::{
     AnthropicOptions, AuthStyle, KeySource, OpenAiFlavor, OpenAiOptions, Protocol, ProviderSpec,

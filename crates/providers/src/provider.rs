@@ -172,6 +172,7 @@ impl Provider for HttpProvider {
                 })?;
             Ok((wire.url, headers, body))
         });
-        GenerationStream::new(Arc::clone(&self.shared), prepared)
+        let retries_used = request.settings.retries_used;
+        GenerationStream::new(Arc::clone(&self.shared), prepared, retries_used)
     }
 }

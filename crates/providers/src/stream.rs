@@ -19,6 +19,7 @@ use crate::provider::Shared;
 use crate::retry::jitter;
 use crate::sse::{SseEvent, SseParser};
 use crate::types::{Generation, StreamEvent};
+use crate::unreachable::refused_local_origin;
 
 /// Where the stream is.
 #[derive(Debug)]
@@ -74,6 +75,7 @@ impl GenerationStream {
     pub(crate) fn new(
         shared: Arc<Shared>,
         prepared: Result<(Url, HeaderMap, Vec<u8>), ProviderError>,
+        retries_used: u32,
     ) -> Self {
         let decoder = decoder(shared.spec.name, &shared.spec.protocol);
         let parser = SseParser::with_limit(shared.options.max_event_bytes);
@@ -83,7 +85,7 @@ impl GenerationStream {
                 .map_err(Some),
             phase: Phase::Connect { not_before: None },
             deadline: None,
-            retries: 0,
+            retries: retries_used,
             committed: false,
             notices: VecDeque::new(),
             assembler: Assembler::default(),
@@ -187,6 +189,7 @@ impl GenerationStream {
         }
         let wait = shared.options.idle_timeout.min(deadline - now);
         tracing::debug!(%provider, url = %prepared.url, attempt = self.retries + 1, "sending generation request");
+        let target = prepared.url.clone();
         let url = match &shared.options.egress {
             Some(egress) => egress
                 .route(&prepared.url)
@@ -207,7 +210,10 @@ impl GenerationStream {
             Ok(Err(e)) => {
                 return Err(match &shared.options.egress {
                     Some(egress) => egress_error(provider, egress, &e),
-                    None => connection_error(provider, &e, key),
+                    None => match refused_local_origin(&target, &e) {
+                        Some(origin) => ProviderError::Unreachable { provider, origin },
+                        None => connection_error(provider, &e, key),
+                    },
                 });
             }
             Err(_) if Instant::now() >= deadline => return Err(self.timeout()),
@@ -252,6 +258,7 @@ impl GenerationStream {
                 other @ (ProviderError::Config { .. }
                 | ProviderError::InvalidRequest { .. }
                 | ProviderError::Connection { .. }
+                | ProviderError::Unreachable { .. }
                 | ProviderError::Stream { .. }
                 | ProviderError::MalformedToolCall { .. }
                 | ProviderError::Timeout { .. }) => other,

@@ -26,6 +26,10 @@ pub struct GenerationSettings {
     pub reasoning_budget: ReasoningBudget,
     /// Sampling temperature; dropped where the model no longer accepts one (reasoning).
     pub temperature: Option<f32>,
+    /// Retries of this request the caller already spent (the runtime's own generation
+    /// retries): the provider's transparent retries share the one `maxRetries` budget and
+    /// stop once it is used up.
+    pub retries_used: u32,
 }
 
 impl GenerationSettings {
@@ -36,6 +40,7 @@ impl GenerationSettings {
             max_tokens: 8192,
             reasoning_budget: ReasoningBudget::default(),
             temperature: None,
+            retries_used: 0,
         }
     }
 }

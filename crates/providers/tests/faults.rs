@@ -295,7 +295,7 @@ async fn a_retry_after_past_the_deadline_ends_retrying() {
 }
 
 #[tokio::test]
-async fn connection_refused_is_retried_then_reported() {
+async fn connection_refused_by_a_local_port_is_reported_without_retrying() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -307,9 +307,9 @@ async fn connection_refused_is_retried_then_reported() {
     );
     let (events, result) = drain(p.stream(hi(Kind::OpenAi))).await;
     let err = result.unwrap_err();
-    assert!(matches!(err, ProviderError::Connection { .. }), "{err}");
-    assert!(err.is_retryable());
-    assert_eq!(retries(&events), vec![1, 2]);
+    assert!(matches!(err, ProviderError::Unreachable { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(retries(&events), Vec::<u32>::new());
 }
 
 #[tokio::test]
