@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use perstack_events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::StorageError;
 use crate::atomic::open_append;
+use crate::audit::{AuditHead, AuditKey, MAC_NAME, link_hash};
 use crate::compact::{self, FORMAT};
-use crate::message_log::{LogCache, hex};
+use crate::message_log::LogCache;
 
 /// The `prev` of the first line.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -36,6 +36,9 @@ pub(crate) struct ChainLine {
     /// Stored-line format.
     #[serde(default = "format_one")]
     pub v: u32,
+    /// `hmac-sha256` when the links are keyed with the audit key; absent for SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
     /// The event, compact in format 2.
     pub event: Value,
 }
@@ -47,16 +50,23 @@ pub struct EventLog {
     file: File,
     seq: u64,
     last_hash: String,
+    key: Option<AuditKey>,
 }
 
 impl EventLog {
     /// Opens (or creates) the log at `path`, verifying its chain so appends continue it. A torn
     /// last line (crash mid-write) is cut off before appending.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_keyed(path, None)
+    }
+
+    /// [`EventLog::open`] with the audit key: every link is an HMAC-SHA256 under `key`, and
+    /// an existing log must verify under it.
+    pub fn open_keyed(path: &Path, key: Option<&AuditKey>) -> Result<Self, StorageError> {
         // Never read, truncate or append through a link planted in place of the log.
         crate::layout::refuse_link(path)?;
         let (seq, last_hash, valid_len) = if path.exists() {
-            let report = scan(path, None)?;
+            let report = scan(path, None, key)?;
             if let Some((line, reason)) = &report.first_break {
                 return Err(StorageError::Corrupt {
                     path: path.to_path_buf(),
@@ -81,6 +91,7 @@ impl EventLog {
             file,
             seq,
             last_hash,
+            key: key.cloned(),
         })
     }
 
@@ -105,13 +116,14 @@ impl EventLog {
             seq: self.seq + 1,
             prev: self.last_hash.clone(),
             v: FORMAT,
+            mac: self.key.as_ref().map(|_| MAC_NAME.to_string()),
             event,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|source| StorageError::Serialize {
             what: "event",
             source,
         })?;
-        let hash = hex(&Sha256::digest(&bytes));
+        let hash = link_hash(self.key.as_ref(), &bytes);
         bytes.push(b'\n');
         self.file
             .write_all(&bytes)
@@ -135,6 +147,15 @@ impl EventLog {
     pub fn is_empty(&self) -> bool {
         self.seq == 0
     }
+
+    /// The head of the chain as written by this process (never re-read from disk).
+    pub fn head(&self) -> AuditHead {
+        AuditHead {
+            keyed: self.key.is_some(),
+            hash: self.last_hash.clone(),
+            count: self.seq,
+        }
+    }
 }
 
 /// The outcome of checking a log's chain.
@@ -151,6 +172,19 @@ pub struct VerifyReport {
     pub last_hash: String,
     /// Byte length of the verified part.
     pub valid_bytes: u64,
+    /// Whether the links were checked as HMACs under the audit key.
+    pub keyed: bool,
+}
+
+impl VerifyReport {
+    /// The head of the verified part: what `--expect` compares.
+    pub fn head(&self) -> AuditHead {
+        AuditHead {
+            keyed: self.keyed,
+            hash: self.last_hash.clone(),
+            count: self.lines,
+        }
+    }
 }
 
 /// The job folder of `perstack/jobs/<job>/runs/<run>/events.jsonl`.
@@ -165,12 +199,44 @@ fn job_dir_of(events_path: &Path) -> PathBuf {
 /// Verifies the log at `path`: the hash chain, and that every message reference resolves to
 /// message-log lines that exist and still hash as recorded.
 pub fn verify_event_log(path: &Path) -> Result<VerifyReport, StorageError> {
+    verify_event_log_keyed(path, None)
+}
+
+/// [`verify_event_log`] with the audit key: every link must be an HMAC under `key` (a log
+/// rewritten without the key fails at its first line).
+pub fn verify_event_log_keyed(
+    path: &Path,
+    key: Option<&AuditKey>,
+) -> Result<VerifyReport, StorageError> {
     let mut cache = LogCache::new(job_dir_of(path));
-    scan(path, Some(&mut cache))
+    scan(path, Some(&mut cache), key)
+}
+
+/// What is wrong with a line's `mac` given the key in use, if anything.
+fn mac_problem(mac: Option<&str>, key: Option<&AuditKey>) -> Option<String> {
+    match (mac, key) {
+        (None, None) => None,
+        (Some(MAC_NAME), Some(_)) => None,
+        (None, Some(_)) => Some(format!(
+            "the line is not keyed: it was written without {var}, or rewritten by someone who \
+             does not have the key",
+            var = crate::audit::AUDIT_KEY_VAR
+        )),
+        (Some(MAC_NAME), None) => Some(format!(
+            "the log is keyed ({MAC_NAME}): set {var} to the key it was written with to \
+             verify or continue it",
+            var = crate::audit::AUDIT_KEY_VAR
+        )),
+        (Some(other), _) => Some(format!("unknown link algorithm \"{other}\"")),
+    }
 }
 
 /// Checks the chain, and the references too when given a cache.
-fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, StorageError> {
+fn scan(
+    path: &Path,
+    mut refs: Option<&mut LogCache>,
+    key: Option<&AuditKey>,
+) -> Result<VerifyReport, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
     let mut reader = BufReader::new(file);
     let mut report = VerifyReport {
@@ -179,6 +245,7 @@ fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, St
         torn_tail: false,
         last_hash: GENESIS.to_string(),
         valid_bytes: 0,
+        keyed: key.is_some(),
     };
     let mut buf = Vec::new();
     loop {
@@ -199,20 +266,31 @@ fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, St
                 return Ok(report);
             }
             Err(e) => Some(format!("not a valid chained event ({e})")),
-            Ok(l) if l.seq != line_no => Some(format!("sequence number {} where {line_no} was expected (a line was removed or reordered)", l.seq)),
-            Ok(l) if l.prev != report.last_hash => Some(
-                "hash of the previous line does not match (the previous line was altered, or a line was removed)"
-                    .to_string(),
-            ),
+            Ok(l) if l.seq != line_no => Some(format!(
+                "sequence number {} where {line_no} was expected (a line was removed or reordered)",
+                l.seq
+            )),
+            Ok(l) if mac_problem(l.mac.as_deref(), key).is_some() => {
+                mac_problem(l.mac.as_deref(), key)
+            }
+            Ok(l) if l.prev != report.last_hash => Some(format!(
+                "hash of the previous line does not match (the previous line was altered, or a line was removed{})",
+                if key.is_some() {
+                    "; or the audit key is not the one the log was written with"
+                } else {
+                    ""
+                }
+            )),
             // Whole and chained, but the crash came before its newline: still a torn tail
             // (not counted, cut off before the next append), not tampering.
             Ok(_) if !complete => {
                 report.torn_tail = true;
                 return Ok(report);
             }
-            Ok(l) if l.v != 1 && l.v != FORMAT => {
-                Some(format!("unknown stored-line format {} (written by a newer perstack?)", l.v))
-            }
+            Ok(l) if l.v != 1 && l.v != FORMAT => Some(format!(
+                "unknown stored-line format {} (written by a newer perstack?)",
+                l.v
+            )),
             Ok(l) => match refs.as_deref_mut() {
                 Some(cache) => compact::check_refs(l.event, cache)
                     .err()
@@ -225,7 +303,7 @@ fn scan(path: &Path, mut refs: Option<&mut LogCache>) -> Result<VerifyReport, St
             return Ok(report);
         }
         report.lines = line_no;
-        report.last_hash = hex(&Sha256::digest(body));
+        report.last_hash = link_hash(key, body);
         report.valid_bytes += n as u64;
     }
 }

@@ -20,6 +20,8 @@
 //! [`Storage::read_job_events`]). See `docs/storage.md`.
 
 mod atomic;
+mod audit;
+mod audit_job;
 mod compact;
 mod error;
 mod event_log;
@@ -30,8 +32,10 @@ mod store;
 mod store_events;
 mod suspended;
 
+pub use audit::{AUDIT_KEY_VAR, AuditHead, AuditKey};
+pub use audit_job::{Finding, JobAudit, Severity};
 pub use error::StorageError;
-pub use event_log::{EventLog, VerifyReport, verify_event_log};
+pub use event_log::{EventLog, VerifyReport, verify_event_log, verify_event_log_keyed};
 pub use layout::Layout;
 pub use store::{CheckpointSummary, Storage, StoreStats};
 pub use store_events::Appended;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
 use crate::atomic::write_atomic;
+use crate::audit::{AuditHead, AuditKey};
 use crate::event_log::{EventLog, read_events};
 use crate::layout::Layout;
 use crate::message_log::{MessageLog, is_safe_rel, read_prefix};
@@ -68,6 +69,10 @@ type RunKey = (String, String);
 pub struct Storage {
     layout: Layout,
     message_logs: Mutex<HashMap<RunKey, Arc<Mutex<MessageLog>>>>,
+    /// The audit key (`PERSTACK_AUDIT_KEY`): event-log links are HMACs under it.
+    audit_key: Option<AuditKey>,
+    /// The head of every run log this process appended to, as written (for the anchor).
+    pub(crate) heads: Mutex<HashMap<RunKey, AuditHead>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -102,10 +107,7 @@ pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, 
 impl Storage {
     /// Storage under `<workspace>/perstack/` (created on first write).
     pub fn new(workspace: &Path) -> Self {
-        Storage {
-            layout: Layout::new(workspace),
-            message_logs: Mutex::new(HashMap::new()),
-        }
+        Self::with_layout(Layout::new(workspace))
     }
 
     /// Storage in a state folder outside the workspace (`DIR/jobs/...`); see
@@ -119,7 +121,21 @@ impl Storage {
         Storage {
             layout,
             message_logs: Mutex::new(HashMap::new()),
+            audit_key: None,
+            heads: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keys the audit chain: every event-log link written or verified is an HMAC-SHA256
+    /// under `key` (see [`crate::AuditHead`]).
+    pub fn with_audit_key(mut self, key: Option<AuditKey>) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    /// The audit key in use, if any.
+    pub fn audit_key(&self) -> Option<&AuditKey> {
+        self.audit_key.as_ref()
     }
 
     /// The paths in use.
@@ -256,6 +272,32 @@ impl Storage {
         Ok(self.layout.job_dir(job_id)?.join(rel))
     }
 
+    /// The checkpoint files of a job that cannot be loaded (unparsable, unknown format, or
+    /// their conversation missing or edited), each with what is wrong.
+    pub fn unreadable_checkpoints(&self, job_id: &str) -> Result<Vec<StorageError>, StorageError> {
+        let dir = self.layout.checkpoints_dir(job_id)?;
+        let mut out = Vec::new();
+        for entry in json_entries(&dir) {
+            let path = entry.path();
+            let id = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let result = if perstack_core::id::is_valid_id(id) {
+                self.load_checkpoint(job_id, id).map(|_| ())
+            } else {
+                Err(StorageError::Corrupt {
+                    path: path.clone(),
+                    reason: "not a checkpoint file name".into(),
+                })
+            };
+            if let Err(e) = result {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// Summaries of a job's checkpoints, oldest first (by step, then write time).
     pub fn list_checkpoints(&self, job_id: &str) -> Result<Vec<CheckpointSummary>, StorageError> {
         let dir = self.layout.checkpoints_dir(job_id)?;
@@ -303,7 +345,10 @@ impl Storage {
 
     /// Opens the run's event log for appending.
     pub fn open_event_log(&self, job_id: &str, run_id: &str) -> Result<EventLog, StorageError> {
-        EventLog::open(&self.layout.events_file(job_id, run_id)?)
+        EventLog::open_keyed(
+            &self.layout.events_file(job_id, run_id)?,
+            self.audit_key.as_ref(),
+        )
     }
 
     /// Every event of a run, in order, exactly as emitted (message references expanded).

@@ -40,6 +40,7 @@ impl Storage {
             Some(mlog.prefix_ref(count))
         })?;
         let bytes = log.append_value(value, durable)?;
+        crate::store::lock(&self.heads).insert((job_id, event.run_id().to_string()), log.head());
         Ok(Appended { event, bytes })
     }
 

@@ -56,10 +56,13 @@ fn the_demo_expert_runs_to_completion_with_events_on_stdout_only() {
         .collect();
     let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(types.first(), Some(&"initializeRuntime"));
-    // The run completes; only the skills' shutdown follows.
+    // The run completes; only the skills' shutdown follows, then the audit anchor (last).
     let done = types.iter().position(|t| *t == "completeRun").unwrap();
+    assert_eq!(types.last(), Some(&"auditAnchor"), "{types:?}");
     assert!(
-        types[done + 1..].iter().all(|t| *t == "skillDisconnected"),
+        types[done + 1..types.len() - 1]
+            .iter()
+            .all(|t| *t == "skillDisconnected"),
         "{types:?}"
     );
     assert_eq!(llm.served(), 4);

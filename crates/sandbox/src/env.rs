@@ -83,6 +83,10 @@ pub const PROVIDER_KEY_VARS: &[&str] = &[
     "GOOGLE_APPLICATION_CREDENTIALS",
 ];
 
+/// Secrets of the runtime itself; never handed to a child (with the audit key, an agent could
+/// forge a log that verifies).
+pub const RUNTIME_SECRET_VARS: &[&str] = &["PERSTACK_AUDIT_KEY"];
+
 /// Where the parent's variables come from (the process environment, or a map in tests and
 /// embedders that keep their own).
 pub trait EnvSource {
@@ -120,6 +124,12 @@ pub fn refusal_reason(name: &str) -> Option<&'static str> {
         .any(|p| p.eq_ignore_ascii_case(name))
     {
         return Some("provider credentials never enter a child process");
+    }
+    if RUNTIME_SECRET_VARS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
+    {
+        return Some("the audit key never enters a child process");
     }
     if name.is_empty() || name.contains('=') || name.contains('\0') {
         return Some("not a valid variable name");
@@ -193,6 +203,20 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+    }
+
+    #[test]
+    fn the_audit_key_never_reaches_a_child() {
+        let mut parent = parent();
+        parent.insert("PERSTACK_AUDIT_KEY".into(), "k3y".into());
+        assert!(matches!(
+            skill_env(&parent, "s", &["PERSTACK_AUDIT_KEY".to_string()]),
+            Err(SandboxError::ProtectedEnv { .. })
+        ));
+        let asked = BTreeMap::from([("perstack_audit_key".to_string(), "k".to_string())]);
+        let (env, dropped) = exec_env(&parent, &asked);
+        assert!(!env.values().any(|v| v == "k3y" || v == "k"), "{env:?}");
+        assert_eq!(dropped, vec!["perstack_audit_key".to_string()]);
     }
 
     #[test]

@@ -2,10 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 use perstack_checkpoint::query::{EventQuery, FilterExpr, StepFilter};
-use perstack_checkpoint::{Storage, verify_event_log};
 use perstack_events::{Event, RunEventPayload};
 
 use super::log_cost::{self, JobCost};
@@ -38,6 +36,18 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
         return Ok(exit::OK);
     }
     let storage = crate::state_dir::open(&args.storage, &workspace)?;
+    if args.verify {
+        // Before the job is loaded: a missing or corrupt job.json is a finding, not an error.
+        return super::log_verify::verify(
+            &storage,
+            args.job.as_deref(),
+            args.expect.as_deref(),
+            &mut println_out,
+        );
+    }
+    if args.expect.is_some() {
+        return Err("--expect goes with --verify".into());
+    }
     let job = match &args.job {
         Some(id) => storage.load_job(id).map_err(|e| e.to_string())?,
         None => match storage.latest_job().map_err(|e| e.to_string())? {
@@ -64,9 +74,6 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
         (None, Some(cp)) => vec![cp.run_id.clone()],
         (None, None) => storage.list_runs(&job.id).map_err(|e| e.to_string())?,
     };
-    if args.verify {
-        return verify(&storage, &job.id, &runs);
-    }
     let query = EventQuery {
         step: args.step.as_deref().map(StepFilter::parse).transpose()?,
         event_type: args.event_type.clone(),
@@ -141,39 +148,6 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     };
     println_out(&text);
     Ok(exit::OK)
-}
-
-fn verify(storage: &Storage, job_id: &str, runs: &[String]) -> Result<u8, String> {
-    let mut code = exit::OK;
-    if runs.is_empty() {
-        println_out(&format!("job {job_id}: no event logs to verify"));
-    }
-    for r in runs {
-        let path: PathBuf = storage
-            .layout()
-            .events_file(job_id, r)
-            .map_err(|e| e.to_string())?;
-        let report = verify_event_log(&path).map_err(|e| e.to_string())?;
-        match report.first_break {
-            None => println_out(&format!(
-                "ok: run {r}: {} events, chain intact{}",
-                report.lines,
-                if report.torn_tail {
-                    " (last line torn by a crash mid-write; ignored)"
-                } else {
-                    ""
-                }
-            )),
-            Some((line, reason)) => {
-                println_out(&format!(
-                    "BROKEN: run {r}: {}:{line}: {reason}",
-                    path.display()
-                ));
-                code = exit::ERROR;
-            }
-        }
-    }
-    Ok(code)
 }
 
 fn summary(job: &perstack_core::Job, events: &[Event], cost: &JobCost, json: bool) -> String {

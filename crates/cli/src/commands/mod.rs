@@ -1,12 +1,14 @@
 //! One module per subcommand, plus what the running ones share.
 
 pub mod completions;
+mod continue_guard;
 mod engine;
 pub mod install;
 pub mod jobs;
 mod live;
 pub mod log;
 mod log_cost;
+mod log_verify;
 mod prepare;
 mod prompt;
 pub mod proxy;

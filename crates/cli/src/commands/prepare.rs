@@ -230,6 +230,14 @@ fn continuation(
     let Some(job) = job else {
         return Ok((None, None));
     };
+    if args.resume.resume_from.is_none() {
+        let flag = if args.resume.continue_latest {
+            "--continue"
+        } else {
+            "--continue-job"
+        };
+        super::continue_guard::check(storage, &job, flag)?;
+    }
     if args.resume.resume_from.is_none()
         && let Some(cp) = super::waiting::waiting_delegate(args, storage, &job)?
     {

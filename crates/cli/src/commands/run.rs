@@ -1,9 +1,11 @@
 //! `perstack run`: one Expert execution, every event as one JSON line on stdout.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use perstack_events::{Event, JsonlWriter};
+use perstack_checkpoint::Storage;
+use perstack_events::{Event, EventsError, JsonlWriter};
+use perstack_runtime::StopSignal;
 
 use super::engine::{Engine, tokio_runtime};
 use super::prepare::prepare;
@@ -22,18 +24,66 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let storage = Arc::clone(&prepared.storage);
     runtime.block_on(async move {
         let out = Arc::new(Mutex::new(JsonlWriter::new(std::io::stdout())));
-        let listener = Arc::new(move |e: &Event| {
-            let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(err) = w.write(e) {
-                tracing::error!("{err}");
+        // Set once the engine exists: stdout closing stops the run as a signal does.
+        let stop: Arc<OnceLock<StopSignal>> = Arc::new(OnceLock::new());
+        let on_closed = Arc::clone(&stop);
+        let write = move |e: &Event| {
+            if crate::stdout_pipe::closed() {
+                return;
             }
-        });
+            let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
+            match w.write(e) {
+                Ok(()) => {}
+                Err(EventsError::Write(err)) if crate::stdout_pipe::is_broken_pipe(&err) => {
+                    let _ = crate::stdout_pipe::check(Err::<(), _>(err));
+                    if let Some(stop) = on_closed.get() {
+                        stop.stop("SIGPIPE");
+                    }
+                }
+                Err(err) => tracing::error!("{err}"),
+            }
+        };
+        let listener = Arc::new(write.clone());
         let (engine, setting) = Engine::start(prepared, listener);
+        let _ = stop.set(engine.stop_signal());
+        // Stdout may close while nothing is written (a long generation): notice it anyway.
+        let signal = engine.stop_signal();
+        let closed = crate::stdout_pipe::watch(move || signal.stop("SIGPIPE"));
+        let job_id = setting.job_id.clone();
         let result = engine.run(setting).await;
+        closed.abort();
         let code = engine.finish(&result).await;
+        // Last on stdout, never stored: the head of the job's logs, for `--verify --expect`.
+        if let Some(anchor) = anchor(&storage, &job_id) {
+            write(&anchor);
+        }
         let _ = std::io::stdout().flush();
         code
     })
+}
+
+/// The `auditAnchor` event of job `job_id` (none when the job stored nothing): the head of
+/// its event logs as this process wrote them (docs/events.md, docs/security.md).
+fn anchor(storage: &Storage, job_id: &str) -> Option<Event> {
+    if storage.list_runs(job_id).ok()?.is_empty() {
+        return None;
+    }
+    let head = match storage.audit_head(job_id) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("warning: no audit anchor: {e}");
+            return None;
+        }
+    };
+    Some(Event::Unknown(serde_json::json!({
+        "type": "auditAnchor",
+        "id": perstack_core::id::new_id(),
+        "timestamp": perstack_core::now_ms(),
+        "jobId": job_id,
+        "head": head.to_string(),
+        "verify": format!("perstack log --job {job_id} --verify --expect {head}"),
+    })))
 }

@@ -9,7 +9,9 @@ use crate::emitter::finished;
 pub(super) fn finishing_step(m: &mut Machine) -> Transition {
     let cp = &mut m.checkpoint;
     m.step = finished(&m.step);
-    if m.setting.max_steps.is_some_and(|max| cp.step_number >= max) {
+    // Retried steps do not consume the step budget.
+    let steps_taken = cp.step_number.saturating_sub(m.retried_steps);
+    if m.setting.max_steps.is_some_and(|max| steps_taken >= max) {
         cp.status = CheckpointStatus::StoppedByExceededMaxSteps;
         let payload = RunEventPayload::StopRunByExceededMaxSteps {
             checkpoint: cp.clone(),

@@ -47,16 +47,35 @@ pub(super) async fn generate(
     }
 }
 
+/// Streams one generation; a failure carries how many transparent retries the provider
+/// spent on it, so that they count against the run's one `maxRetries` budget.
 async fn stream_generation(
     m: &mut Machine,
     messages: Vec<Message>,
     tools: Vec<ToolDefinition>,
     streaming: Streaming,
 ) -> Result<Result<Generation, GenError>, RuntimeError> {
+    let mut provider_retries = 0;
+    let result = stream_counting(m, messages, tools, streaming, &mut provider_retries).await?;
+    Ok(result.map_err(|mut e| {
+        e.provider_retries = provider_retries;
+        e
+    }))
+}
+
+async fn stream_counting(
+    m: &mut Machine,
+    messages: Vec<Message>,
+    tools: Vec<ToolDefinition>,
+    streaming: Streaming,
+    provider_retries: &mut u32,
+) -> Result<Result<Generation, GenError>, RuntimeError> {
     let step_number = m.checkpoint.step_number;
     let mut settings = GenerationSettings::new(m.setting.model.clone());
     settings.max_tokens = m.setting.max_output_tokens;
     settings.reasoning_budget = m.setting.reasoning_budget;
+    // One budget: the provider's transparent retries start after the runtime's own.
+    settings.retries_used = m.checkpoint.retry_count.unwrap_or(0);
     let request = GenerationRequest {
         system: None,
         messages,
@@ -72,6 +91,7 @@ async fn stream_generation(
         ),
         status_code: None,
         retryable: true,
+        provider_retries: 0,
     };
     let mut stream = m.provider.stream(request);
     let mut reasoning: Option<String> = None;
@@ -123,13 +143,10 @@ async fn stream_generation(
                         .await?;
                 }
             }
-            StreamEvent::Retrying {
-                attempt,
-                delay,
-                reason,
-            } => {
+            StreamEvent::Retrying { .. } => {
                 // Retried inside the provider before anything streamed: no state change.
-                tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, %reason, "provider retrying");
+                // The provider logged it; only the budget needs to know.
+                *provider_retries += 1;
             }
             StreamEvent::ToolCall(_) | StreamEvent::Usage(_) | StreamEvent::Finish(_) => {}
         }

@@ -79,6 +79,8 @@ pub(crate) struct Machine {
     pub(crate) stop: StopSignal,
     /// Calls the operator approved on resume: they run without stopping again.
     pub(crate) approved: HashSet<String>,
+    /// Steps of this run that ended in a retry: they do not count toward `max_steps`.
+    pub(crate) retried_steps: u32,
 }
 
 impl Machine {
@@ -115,6 +117,7 @@ impl Machine {
             result_text: None,
             stop,
             approved: HashSet::new(),
+            retried_steps: 0,
         }
     }
 

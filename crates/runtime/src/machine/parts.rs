@@ -94,6 +94,8 @@ pub(super) struct GenError {
     pub(super) message: String,
     pub(super) status_code: Option<u16>,
     pub(super) retryable: bool,
+    /// Transparent retries the provider spent on this generation (one budget with ours).
+    pub(super) provider_retries: u32,
 }
 
 impl From<ProviderError> for GenError {
@@ -103,6 +105,7 @@ impl From<ProviderError> for GenError {
             message: e.to_string(),
             status_code: e.status(),
             retryable: e.is_retryable(),
+            provider_retries: 0,
         }
     }
 }
@@ -110,11 +113,20 @@ impl From<ProviderError> for GenError {
 /// After a failed generation: retry (the reason goes to the model as a user message, after
 /// `prefix`), or stop with an error once retries are used up or the error is permanent.
 pub(super) fn retry_or_stop(m: &mut Machine, error: GenError, prefix: Vec<Message>) -> Transition {
-    let retries = m.checkpoint.retry_count.unwrap_or(0);
+    // One budget for the whole request: the provider's retries and ours.
+    let retries = m
+        .checkpoint
+        .retry_count
+        .unwrap_or(0)
+        .saturating_add(error.provider_retries);
     let max = m.setting.max_retries;
     if !error.retryable || retries >= max {
         let message = if retries >= max && error.retryable {
-            format!("Max retries ({max}) exceeded: {}", error.message)
+            format!(
+                "{} (gave up after {retries} retries: maxRetries is {max}; raise it in \
+                 perstack.toml or try again later)",
+                error.message
+            )
         } else {
             error.message.clone()
         };
@@ -129,6 +141,7 @@ pub(super) fn retry_or_stop(m: &mut Machine, error: GenError, prefix: Vec<Messag
     let reason = serde_json::json!({"error": error.name, "message": error.message}).to_string();
     let mut new_messages = prefix;
     new_messages.push(Message::user_text(reason.clone()));
+    m.checkpoint.retry_count = Some(retries);
     retry(m, reason, new_messages, Usage::default(), None)
 }
 
@@ -144,6 +157,7 @@ pub(super) fn retry(
     cp.messages.extend(new_messages.iter().cloned());
     cp.usage += usage;
     cp.retry_count = Some(cp.retry_count.unwrap_or(0) + 1);
+    m.retried_steps = m.retried_steps.saturating_add(1);
     let (calls, results) = tool_calls.unzip();
     m.step.new_messages = new_messages.clone();
     m.step.tool_calls = calls.clone();
