@@ -65,6 +65,9 @@ pub struct Renderer {
     at_line_start: bool,
     /// Marks every line written while set (reasoning).
     prefix: &'static str,
+    /// What to do next after the last stop of the job's Expert: printed by `finish` only, so
+    /// a stop answered in the same process (a prompt) shows no command.
+    pending_hints: Vec<String>,
 }
 
 /// Marks reasoning lines, so they read apart from the model's answer without colour.
@@ -85,6 +88,7 @@ impl Renderer {
             shown_results: HashSet::new(),
             at_line_start: true,
             prefix: "",
+            pending_hints: Vec::new(),
         }
     }
 
@@ -116,10 +120,14 @@ impl Renderer {
         self.at_line_start
     }
 
-    /// Text that ends the transcript cleanly (a newline if a stream was cut off).
+    /// Text that ends the transcript cleanly (a newline if a stream was cut off), with the
+    /// commands that go on from the last stop, if any.
     pub fn finish(&mut self) -> String {
         let mut out = String::new();
         self.break_line(&mut out);
+        for hint in std::mem::take(&mut self.pending_hints) {
+            self.line(&mut out, 0, &hint);
+        }
         out
     }
 

@@ -12,6 +12,8 @@ impl Renderer {
             initial_checkpoint, ..
         } = &e.payload
         {
+            // The job goes on: the last stop's commands no longer apply.
+            self.pending_hints.clear();
             self.start_run(e, initial_checkpoint, out);
             return;
         }
@@ -32,7 +34,7 @@ impl Renderer {
             | RunEventPayload::StartStreamingReasoning {}
             | RunEventPayload::StartStreamingRunResult {} => {}
             RunEventPayload::Retry { reason, .. } => {
-                let l = format!("↺ retry: {}", text::clip(&text::one_line(reason), 160));
+                let l = format!("↺ retry: {}", text::clip(&text::reason(reason), 160));
                 let l = self.style.yellow(&l);
                 self.line(out, depth, &l);
             }
@@ -103,8 +105,12 @@ impl Renderer {
             | RunEventPayload::StopRunBySignal { .. } => {
                 self.break_line(out);
                 let view = self.view(e);
-                for l in self.stop_lines(e, &view) {
+                let (lines, hints) = self.stop_lines(e, &view);
+                for l in lines {
                     self.line(out, depth, &l);
+                }
+                if view.depth == 0 {
+                    self.pending_hints = hints;
                 }
             }
         }

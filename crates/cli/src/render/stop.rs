@@ -35,7 +35,8 @@ pub(super) fn shell_word(s: &str) -> String {
     }
 }
 
-/// `perstack run [--config C] [--workspace W] --continue-job JOB <flags> EXPERT ""`.
+/// `perstack start [--config C] [--workspace W] --continue-job JOB <flags> EXPERT ""`: the
+/// transcript is for a person, who goes on with `start` (it takes every flag of `run`).
 fn resume_command(inv: &Invocation, job: &str, flags: &str, expert: &str) -> String {
     let flags = if flags.is_empty() {
         String::new()
@@ -43,7 +44,7 @@ fn resume_command(inv: &Invocation, job: &str, flags: &str, expert: &str) -> Str
         format!(" {flags}")
     };
     format!(
-        "perstack run{} --continue-job {}{flags} {} \"\"",
+        "perstack start{} --continue-job {}{flags} {} \"\"",
         inv.run_flags(),
         shell_word(job),
         shell_word(expert)
@@ -60,9 +61,10 @@ fn usage_summary(step: u32, usage: &Usage, elapsed_ms: u64) -> String {
 }
 
 impl Renderer {
-    /// The lines for a stop (or completion) event; next-step hints only for the job's Expert
-    /// (a delegate's stop goes back to its parent as a result).
-    pub(super) fn stop_lines(&self, e: &RunEvent, view: &RunView) -> Vec<String> {
+    /// The lines for a stop (or completion) event, and apart from them the next-step hints
+    /// (only for the job's Expert: a delegate's stop goes back to its parent as a result),
+    /// printed once the transcript ends.
+    pub(super) fn stop_lines(&self, e: &RunEvent, view: &RunView) -> (Vec<String>, Vec<String>) {
         let st = self.style;
         let top = view.depth == 0;
         let expert = &view.expert;
@@ -215,8 +217,7 @@ impl Renderer {
             | RunEventPayload::StreamRunResult { .. }
             | RunEventPayload::CompleteStreamingRunResult { .. } => {}
         }
-        head.extend(lines);
-        head
+        (head, lines)
     }
 }
 

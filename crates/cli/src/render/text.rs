@@ -24,6 +24,44 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A retry's or error's reason for a person: a JSON body in it (a provider's error response)
+/// is replaced by the message it carries, and the whole is one line.
+pub fn reason(s: &str) -> String {
+    let Some(start) = s.find('{') else {
+        return one_line(s);
+    };
+    let mut body = serde_json::Deserializer::from_str(&s[start..]).into_iter::<Value>();
+    let Some(Ok(json)) = body.next() else {
+        return one_line(s);
+    };
+    let rest = &s[start + body.byte_offset()..];
+    let head = s[..start].trim_end().trim_end_matches(':').trim_end();
+    let message = json_message(&json).unwrap_or_default();
+    let joined = [head, message.as_str(), rest.trim()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    one_line(&joined)
+}
+
+/// The `message` (or `error` text) of an error body, looked for in nested objects too.
+fn json_message(v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    for key in ["message", "error", "detail"] {
+        match obj.get(key) {
+            Some(Value::String(s)) => return Some(s.clone()),
+            Some(inner @ Value::Object(_)) => {
+                if let Some(m) = json_message(inner) {
+                    return Some(m);
+                }
+            }
+            Some(_) | None => {}
+        }
+    }
+    None
+}
+
 /// One argument value: bare when it is a short plain word, else JSON, clipped.
 fn value(v: &Value) -> String {
     match v {

@@ -2,6 +2,7 @@
 //! streaming, colour and determinism.
 
 mod builder;
+mod exit_hints;
 
 use builder::{Job, call, cp, result, said, step, usage};
 use perstack_core::{
