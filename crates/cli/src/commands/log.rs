@@ -284,5 +284,5 @@ fn detail(p: &RunEventPayload) -> String {
 
 fn println_out(s: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", crate::terminal::neutralise(s));
+    let _ = crate::stdout_pipe::check(writeln!(out, "{}", crate::terminal::neutralise(s)));
 }
