@@ -161,17 +161,18 @@ struct UnreachableHint(ProviderName);
 
 impl fmt::Display for UnreachableHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            ProviderName::Ollama => f.write_str(
+        if self.0 == ProviderName::Ollama {
+            return f.write_str(
                 "is Ollama running? (connection refused; start it with `ollama serve` \
                  or point OLLAMA_BASE_URL at it)",
-            ),
-            other => write!(
-                f,
-                "is the server running? (connection refused; start it or fix the base URL \
-                 of provider {other})"
-            ),
+            );
         }
+        write!(
+            f,
+            "is the server running? (connection refused; start it or fix the base URL \
+             of provider {})",
+            self.0
+        )
     }
 }
 
