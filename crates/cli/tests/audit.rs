@@ -162,7 +162,7 @@ fn an_intact_job_verifies_with_and_without_its_anchor_and_the_anchor_is_not_stor
     let stored = std::fs::read_to_string(&r.log).unwrap();
     assert!(!stored.contains("auditAnchor"), "the anchor is stdout only");
     assert!(
-        report.contains(&format!("{}", r.head)),
+        report.contains(&r.head),
         "verify prints the head:\n{report}"
     );
 }
