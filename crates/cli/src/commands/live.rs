@@ -138,11 +138,11 @@ pub(crate) fn listener(console: &SharedConsole) -> Arc<dyn EventListener> {
     Arc::new(move |e: &Event| with(&console, |c| c.event(e)))
 }
 
-/// Redraws the status line every second (elapsed time moves without events).
+/// Redraws the status line every spinner frame (elapsed time moves without events).
 pub(crate) fn ticker(console: &SharedConsole) -> tokio::task::JoinHandle<()> {
     let console = Arc::clone(console);
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(1));
+        let mut every = tokio::time::interval(Duration::from_millis(100));
         loop {
             every.tick().await;
             with(&console, Console::draw_status);

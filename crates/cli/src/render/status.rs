@@ -20,7 +20,15 @@ pub struct Status {
     /// Usage of generations since then (delegates' included).
     pending: Usage,
     cost: Option<CostEstimator>,
+    /// What the runtime waits for now (the model, tools), if anything.
+    waiting: Option<String>,
 }
+
+/// Spinner frames, one per redraw tick.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/// How long one spinner frame shows.
+const FRAME_MS: u64 = 100;
 
 impl std::fmt::Debug for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,6 +55,7 @@ impl Status {
             settled: Usage::default(),
             pending: Usage::default(),
             cost: None,
+            waiting: None,
         }
     }
 
@@ -62,6 +71,7 @@ impl Status {
         match event {
             Event::Run(e) => {
                 self.step = self.step.max(e.step_number);
+                self.waiting = waiting_for(&e.payload, &self.model, self.waiting.take());
                 match &e.payload {
                     RunEventPayload::CallTools { usage, .. }
                     | RunEventPayload::Retry { usage, .. } => self.pending += *usage,
@@ -114,10 +124,15 @@ impl Status {
         self.settled + self.pending
     }
 
-    /// The line, given the elapsed time.
+    /// The line, given the elapsed time: a spinner and what the runtime waits for first.
     pub fn line(&self, elapsed_ms: u64) -> String {
         let u = self.usage();
-        let mut s = format!(
+        let frame = usize::try_from(elapsed_ms / FRAME_MS).unwrap_or(0) % SPINNER.len();
+        let mut s = match &self.waiting {
+            Some(w) => format!("{} {w} · ", SPINNER[frame]),
+            None => String::new(),
+        };
+        s += &format!(
             "step {} · {} in / {} out tokens · {}",
             self.step.max(1),
             text::tokens(u.input_tokens),
@@ -128,6 +143,46 @@ impl Status {
             s.push_str(&format!(" · ~${cost:.4}"));
         }
         s
+    }
+}
+
+/// What the runtime waits for after `payload` (`previous` while nothing changes it).
+fn waiting_for(payload: &RunEventPayload, model: &str, previous: Option<String>) -> Option<String> {
+    match payload {
+        RunEventPayload::StartGeneration { .. } | RunEventPayload::Retry { .. } => {
+            Some(if model.is_empty() {
+                "waiting for the model".to_string()
+            } else {
+                format!("waiting for {model}")
+            })
+        }
+        RunEventPayload::CallTools { tool_calls, .. }
+        | RunEventPayload::CallDelegate { tool_calls, .. } => {
+            let names: Vec<&str> = tool_calls.iter().map(|c| c.tool_name.as_str()).collect();
+            Some(format!("running {}", text::clip(&names.join(", "), 60)))
+        }
+        RunEventPayload::StreamReasoning { .. }
+        | RunEventPayload::StreamRunResult { .. }
+        | RunEventPayload::StartStreamingReasoning {}
+        | RunEventPayload::StartStreamingRunResult {}
+        | RunEventPayload::CompleteStreamingReasoning { .. }
+        | RunEventPayload::CompleteStreamingRunResult { .. }
+        | RunEventPayload::FinishToolCall { .. } => previous,
+        RunEventPayload::StartRun { .. }
+        | RunEventPayload::CallInteractiveTool { .. }
+        | RunEventPayload::ResolveToolResults { .. }
+        | RunEventPayload::AttemptCompletion { .. }
+        | RunEventPayload::ResumeToolCalls { .. }
+        | RunEventPayload::FinishAllToolCalls { .. }
+        | RunEventPayload::ContinueToNextStep { .. }
+        | RunEventPayload::StopRunByInteractiveTool { .. }
+        | RunEventPayload::StopRunByDelegate { .. }
+        | RunEventPayload::StopRunByExceededMaxSteps { .. }
+        | RunEventPayload::StopRunByError { .. }
+        | RunEventPayload::CompleteRun { .. }
+        | RunEventPayload::StopRunByApproval { .. }
+        | RunEventPayload::StopRunByBudget { .. }
+        | RunEventPayload::StopRunBySignal { .. } => None,
     }
 }
 
@@ -142,5 +197,24 @@ mod tests {
         assert_eq!(s.line(1500), "step 1 · 0 in / 0 out tokens · 1.5s");
         let s = Status::new().with_cost(Box::new(|_, _| Some(0.0123)));
         assert_eq!(s.line(0), "step 1 · 0 in / 0 out tokens · 0ms · ~$0.0123");
+    }
+
+    #[test]
+    fn the_line_names_the_model_or_the_tools_waited_for_with_a_spinner() {
+        let model = "claude-sonnet-4-5";
+        let generating = waiting_for(
+            &RunEventPayload::StartGeneration {
+                messages: Vec::new(),
+            },
+            model,
+            None,
+        );
+        let mut s = Status::new();
+        s.waiting = generating;
+        assert_eq!(
+            s.line(0),
+            "⠋ waiting for claude-sonnet-4-5 · step 1 · 0 in / 0 out tokens · 0ms"
+        );
+        assert!(s.line(100).starts_with("⠙ waiting for claude-sonnet-4-5"));
     }
 }
