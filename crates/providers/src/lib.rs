@@ -29,6 +29,7 @@
 //! ```
 
 mod assemble;
+mod endpoint;
 pub mod config;
 pub mod env;
 pub mod error;

@@ -7,6 +7,9 @@
 //! event carries is stored before the event is emitted, so the last checkpoint always
 //! matches what a listener has seen and can be resumed.
 //!
+//! To start, see [`embed`]: one import for the config, provider, skill host, storage and
+//! runtime, and `crates/runtime/examples/embed.rs`.
+//!
 //! ```no_run
 //! # async fn demo(provider: std::sync::Arc<dyn perstack_providers::Provider>,
 //! #               host: std::sync::Arc<dyn perstack_runtime::ToolHost>,
@@ -25,6 +28,7 @@
 
 mod approval;
 mod delegation;
+pub mod embed;
 mod emitter;
 mod error;
 mod host_events;

@@ -169,4 +169,18 @@ mod validate_tests {
         ok.experts.values_mut().for_each(|e| e.delegates = None);
         assert_eq!(validate(&ok).ok().map(|w| w.len()), Some(0));
     }
+
+    #[test]
+    fn perstack_api_base_url_is_accepted_with_a_warning() {
+        let text = "perstackApiBaseUrl = \"https://api.perstack.ai\"\n[experts.writer]\ninstruction = \"Write.\"\n";
+        let warnings = parse_config("p.toml", text)
+            .map(|(_, w)| w.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert_eq!(
+            warnings,
+            [
+                "p.toml:1:22: warning: perstackApiBaseUrl: ignored: this runtime does not call the Perstack API (Experts come from perstack.toml)"
+            ]
+        );
+    }
 }

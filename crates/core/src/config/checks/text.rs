@@ -34,6 +34,12 @@ pub(crate) fn check_provider_setting(config: &PerstackConfig, root: &KeyPath, si
             "this runtime always executes Experts itself; Perstack's external runtime adapters are not used and this key is ignored",
         );
     }
+    if config.perstack_api_base_url.is_some() {
+        sink.warn(
+            &root.field("perstackApiBaseUrl"),
+            "ignored: this runtime does not call the Perstack API (Experts come from perstack.toml)",
+        );
+    }
     if config.perstack_base_skill_command.is_some() {
         sink.warn(
             &root.field("perstackBaseSkillCommand"),
