@@ -57,6 +57,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     if opts.max_steps == Some(0) {
         return Err("--max-steps must be at least 1".into());
     }
+    super::why::check_flags(opts.max_duration)?;
     let model = opts
         .model
         .clone()
@@ -116,15 +117,11 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         .map(Egress::parse)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let provider = HttpProvider::from_config_via(
-        &config,
-        &|name: &str| env.get(name).cloned(),
-        egress.clone(),
-    )
-    .map_err(|e| e.to_string())?;
     let storage = Arc::new(crate::state_dir::open(&opts.storage, &workspace)?);
     let (checkpoint, job_id) = continuation(args, &storage)?;
+    super::why::check_continue(checkpoint.as_ref(), &args.query, &args.expert_key)?;
     let input = input(args, checkpoint.as_ref())?;
+    super::why::check_required_env(&loaded, &args.expert_key, &env)?;
 
     let mut setting = RunSetting::from_config(&config, &args.expert_key, model, input);
     if let Some(b) = budget {
@@ -146,6 +143,16 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         }
         setting.job_id = j;
     }
+    // The key last: flags, job ids and input are checked first.
+    let provider = HttpProvider::from_config_via(
+        &config,
+        &|name: &str| env.get(name).cloned(),
+        egress.clone(),
+    )
+    .map_err(|e| {
+        let choice = super::why::ProviderChoice::of(opts.provider.as_deref(), &loaded);
+        super::why::provider_setup(config.provider_name(), choice, &e.to_string())
+    })?;
     setting.checkpoint = checkpoint;
     setting.trace = trace(&loaded);
     let mut host_options = crate::state_dir::host_options(

@@ -4,11 +4,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use perstack_checkpoint::Storage;
-use perstack_events::{Event, EventsError, JsonlWriter};
+use perstack_events::{Event, EventsError, JsonlWriter, RunEventPayload};
+use perstack_providers::Provider;
 use perstack_runtime::StopSignal;
 
 use super::engine::{Engine, tokio_runtime};
 use super::prepare::prepare;
+use super::why::{RunFacts, exit_line};
 use crate::cli::RunArgs;
 use crate::exit;
 
@@ -25,12 +27,25 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let storage = Arc::clone(&prepared.storage);
+    let facts = RunFacts {
+        provider: prepared.provider.name(),
+        expert_key: args.expert_key.clone(),
+        max_steps: prepared.setting.max_steps,
+    };
     runtime.block_on(async move {
         let out = Arc::new(Mutex::new(JsonlWriter::new(std::io::stdout())));
         // Set once the engine exists: stdout closing stops the run as a signal does.
         let stop: Arc<OnceLock<StopSignal>> = Arc::new(OnceLock::new());
         let on_closed = Arc::clone(&stop);
+        // Which limit stopped the run, for the line on stderr.
+        let budget: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let budget_seen = Arc::clone(&budget);
         let write = move |e: &Event| {
+            if let Event::Run(run) = e
+                && let RunEventPayload::StopRunByBudget { reason, .. } = &run.payload
+            {
+                *budget_seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+            }
             if crate::stdout_pipe::closed() {
                 return;
             }
@@ -55,7 +70,19 @@ pub fn run(args: &RunArgs) -> u8 {
         let job_id = setting.job_id.clone();
         let result = engine.run(setting).await;
         closed.abort();
+        let signal = engine.stop_signal().fired();
         let code = engine.finish(&result).await;
+        if let Ok(outcome) = &result
+            && !crate::stdout_pipe::closed()
+        {
+            let budget = budget
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(line) = exit_line(outcome, &facts, budget.as_deref(), signal.as_deref()) {
+                eprintln!("{}", crate::log_redact::for_stderr(&line));
+            }
+        }
         // Last on stdout, never stored: the head of the job's logs, for `--verify --expect`.
         if let Some(anchor) = anchor(&storage, &job_id) {
             write(&anchor);
