@@ -19,4 +19,4 @@ pub mod skill;
 pub mod start;
 pub mod validate;
 mod waiting;
-mod why;
+pub(crate) mod why;

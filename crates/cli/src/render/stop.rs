@@ -186,7 +186,13 @@ impl Renderer {
                         shell_word(job)
                     ),
                 );
-                hint("retry", resume_command(inv, job, "", expert));
+                if matches!(error.status_code, Some(401 | 403)) {
+                    // The same key fails the same way: fix it first.
+                    hint("fix", auth_fix(&error.message));
+                    hint("then resume", resume_command(inv, job, "", expert));
+                } else {
+                    hint("retry", resume_command(inv, job, "", expert));
+                }
             }
             RunEventPayload::StopRunBySignal {
                 checkpoint, signal, ..
@@ -271,6 +277,25 @@ fn raise_budget_flag(
         ),
         None if reason.starts_with("maxTotalCost") => "--max-total-cost USD".to_string(),
         None => String::new(),
+    }
+}
+
+/// What to fix after the provider refused the credentials (HTTP 401/403): the key variable
+/// of the provider the message names (`openai: HTTP 401 ...`), when it has one.
+fn auth_fix(message: &str) -> String {
+    let var = message
+        .split(':')
+        .next()
+        .and_then(|p| p.trim().parse::<perstack_core::config::ProviderName>().ok())
+        .and_then(crate::commands::why::key_var);
+    match var {
+        Some(var) => format!(
+            "the provider refused the key: set a valid {var} (environment or env file); \
+             the same key fails the same way"
+        ),
+        None => "the provider refused the key: set a valid API key (environment or env file); \
+                 the same key fails the same way"
+            .to_string(),
     }
 }
 

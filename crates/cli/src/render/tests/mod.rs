@@ -49,6 +49,35 @@ fn error_stop() {
 }
 
 #[test]
+fn an_auth_error_names_the_key_variable_and_does_not_suggest_retrying() {
+    let out = stopped(
+        |checkpoint, step| RunEventPayload::StopRunByError {
+            checkpoint,
+            step,
+            error: CheckpointError {
+                name: "APICallError".into(),
+                message: "openai: HTTP 401 (invalid_api_key): Incorrect API key provided".into(),
+                status_code: Some(401),
+                is_retryable: false,
+            },
+        },
+        CheckpointStatus::StoppedByError,
+    );
+    let hints: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    pretty_assertions::assert_eq!(
+        hints,
+        vec![
+            "  ✗ readTextFile: {\"error\":\"NotFound\",\"message\":\"notes.md does not exist\"}",
+            "  step 1 · 1,200 in / 80 out tokens · 1.2s",
+            "  details: perstack log --job job1 --errors",
+            "  fix: the provider refused the key: set a valid OPENAI_API_KEY (environment or \
+             env file); the same key fails the same way",
+            "  then resume: perstack start --continue-job job1 writer \"\"",
+        ]
+    );
+}
+
+#[test]
 fn error_stop_hints_repeat_the_config_and_workspace_given() {
     let mut j = Job::default();
     j.fresh("r1", "writer", "Summarise notes.md", None);
