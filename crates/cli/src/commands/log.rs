@@ -256,7 +256,6 @@ fn detail(p: &RunEventPayload) -> String {
         }
         RunEventPayload::StopRunByError { error, .. } => {
             clip(&format!("{}: {}", error.name, error.message), 100)
-/// Prints `s` with its control characters neutralised (model and tool text is in it).
         }
         RunEventPayload::Retry { reason, .. } => clip(reason, 100),
         RunEventPayload::StopRunByBudget { reason, .. } => clip(reason, 100),
@@ -282,6 +281,7 @@ fn detail(p: &RunEventPayload) -> String {
     }
 }
 
+/// Prints `s` with its control characters neutralised (model and tool text is in it).
 fn println_out(s: &str) {
     let mut out = std::io::stdout().lock();
     let _ = crate::stdout_pipe::check(writeln!(out, "{}", crate::terminal::neutralise(s)));
