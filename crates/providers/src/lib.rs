@@ -29,8 +29,8 @@
 //! ```
 
 mod assemble;
-mod endpoint;
 pub mod config;
+mod endpoint;
 pub mod env;
 pub mod error;
 mod http;

@@ -19,8 +19,8 @@ use perstack_sandbox::workspace::ProtectedFile;
 use perstack_sandbox::{Confinement, ConfinementPolicy, ConfinementReport, Quota, Workspace};
 use rmcp::ServiceExt;
 
-pub use exec::{DEFAULT_MAX_TOOL_TIME, DEFAULT_TIMEOUT_MS};
 pub(crate) use exec::operator_limit_text;
+pub use exec::{DEFAULT_MAX_TOOL_TIME, DEFAULT_TIMEOUT_MS};
 pub use files::MAX_TEXT_BYTES;
 pub use media::{MAX_IMAGE_BYTES, MAX_PDF_BYTES};
 pub use todo::{Todo, TodoList};
