@@ -5,12 +5,21 @@
 //! secret shapes until [`install`] hands it the full one.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use perstack_sandbox::Redactor;
 use tracing_subscriber::fmt::MakeWriter;
 
 static REDACTOR: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
+
+/// Erases the current terminal line and returns to its start.
+pub(crate) const CLEAR_LINE: &str = "\r\x1b[2K";
+
+/// Whether `start`'s status line is on the terminal now. Set and cleared with stderr locked,
+/// so a log record can erase it first instead of being written onto it; the next redraw
+/// puts it back below.
+pub(crate) static STATUS_ON_SCREEN: AtomicBool = AtomicBool::new(false);
 
 /// From now on stderr is redacted with `redactor`.
 pub(crate) fn install(redactor: Arc<Redactor>) {
@@ -64,14 +73,38 @@ impl Drop for RecordWriter {
         }
         let text = redact(&String::from_utf8_lossy(&self.0));
         let text = crate::terminal::neutralise(&text);
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let mut err = std::io::stderr().lock();
+        write_record(&mut err, &text, &STATUS_ON_SCREEN);
     }
+}
+
+/// Writes one log record; a status line on screen is erased first, so the record never
+/// lands on top of it (`start` redraws the status line below on its next tick).
+fn write_record(out: &mut impl Write, text: &str, status_on_screen: &AtomicBool) {
+    if status_on_screen.swap(false, Ordering::SeqCst) {
+        let _ = out.write_all(CLEAR_LINE.as_bytes());
+    }
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_log_record_erases_the_status_line_first_and_only_once() {
+        let on_screen = AtomicBool::new(true);
+        let mut out = Vec::new();
+        write_record(&mut out, "WARN retrying\n", &on_screen);
+        write_record(&mut out, "WARN again\n", &on_screen);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\r\x1b[2KWARN retrying\nWARN again\n"
+        );
+        assert!(!on_screen.load(Ordering::SeqCst));
+    }
 
     #[test]
     fn shapes_are_redacted_before_install() {

@@ -2,6 +2,7 @@
 //! the status line redrawn in place on stderr when stderr is a terminal.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,15 +13,13 @@ use perstack_runtime::EventListener;
 use crate::render::status::Status;
 use crate::render::{Invocation, Renderer, Style};
 
-/// Erases the current terminal line and returns to its start.
-const CLEAR_LINE: &str = "\r\x1b[2K";
+use crate::log_redact::{CLEAR_LINE, STATUS_ON_SCREEN};
 
 /// Transcript plus status line.
 pub(crate) struct Console {
     renderer: Renderer,
     status: Status,
     status_tty: bool,
-    status_drawn: bool,
     paused: bool,
     started: Instant,
     awaiting_approval: Vec<ToolCall>,
@@ -36,7 +35,6 @@ impl Console {
             status: Status::new()
                 .with_cost(Box::new(move |model, usage| prices.cost(model, usage))),
             status_tty: std::io::stderr().is_terminal(),
-            status_drawn: false,
             paused: false,
             started: Instant::now(),
             awaiting_approval: Vec::new(),
@@ -111,15 +109,14 @@ impl Console {
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "{CLEAR_LINE}\x1b[2m{line}\x1b[0m");
         let _ = err.flush();
-        self.status_drawn = true;
+        STATUS_ON_SCREEN.store(true, Ordering::SeqCst);
     }
 
     fn clear_status(&mut self) {
-        if self.status_drawn {
-            let mut err = std::io::stderr().lock();
+        let mut err = std::io::stderr().lock();
+        if STATUS_ON_SCREEN.swap(false, Ordering::SeqCst) {
             let _ = write!(err, "{CLEAR_LINE}");
             let _ = err.flush();
-            self.status_drawn = false;
         }
     }
 }
