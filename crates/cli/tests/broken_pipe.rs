@@ -58,11 +58,6 @@ fn finished_job() -> (Setup, String) {
     (setup, job)
 }
 
-fn assert_quiet(what: &str, (code, first, stderr): (Option<i32>, String, String)) {
-    assert!(!first.is_empty(), "{what}: no first line");
-    assert_eq!((code, stderr.as_str()), (Some(CLOSED), ""), "{what}");
-}
-
 /// The reader is gone before anything is written: whatever the output's size, the first
 /// write fails, deterministically.
 fn closed_from_the_start(mut cmd: Command) -> (Option<i32>, String) {
@@ -75,10 +70,15 @@ fn closed_from_the_start(mut cmd: Command) -> (Option<i32>, String) {
 #[test]
 fn informational_commands_end_quietly_with_141_when_stdout_closes() {
     let dir = tempfile::tempdir().unwrap();
-    assert_quiet(
-        "schema events",
-        head_one(perstack(&["schema", "events"], dir.path())),
+    // After one line is read the rest may still fit in the pipe (64 KiB) and the read
+    // buffer: 0 or 141, never noise on stderr. The cases below close the pipe first.
+    let (code, first, stderr) = head_one(perstack(&["schema", "events"], dir.path()));
+    assert!(!first.is_empty(), "schema events: no first line");
+    assert!(
+        matches!(code, Some(0) | Some(CLOSED)),
+        "schema events: {code:?}"
     );
+    assert_eq!(stderr, "", "schema events");
     for args in [
         &["schema", "events"][..],
         &["schema", "config"],

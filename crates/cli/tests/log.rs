@@ -213,6 +213,14 @@ fn empty_workspace_and_bad_filters_say_so() {
     let none = perstack(&["log"], ws.path());
     assert_eq!(none.status.code(), Some(0));
     assert!(out(&none).starts_with("No data found"));
+    // Verifying nothing is not a success.
+    let vacuous = perstack(&["log", "--verify"], ws.path());
+    assert_eq!(vacuous.status.code(), Some(1));
+    assert!(
+        out(&vacuous).starts_with("nothing verified: no jobs under"),
+        "{}",
+        out(&vacuous)
+    );
     record(ws.path());
     let bad = perstack(&["log", "--step", "x"], ws.path());
     assert_eq!(bad.status.code(), Some(2));

@@ -29,11 +29,13 @@ pub(crate) fn verify(
         }
     };
     if jobs.is_empty() {
+        // Nothing checked is not a pass: a deleted or misplaced store must not verify.
         out(&format!(
-            "No data found: no jobs under {}",
+            "nothing verified: no jobs under {} (check --workspace / --state-dir; list jobs \
+             with `perstack jobs`)",
             storage.layout().root().display()
         ));
-        return Ok(exit::OK);
+        return Ok(exit::ERROR);
     }
     let mut code = exit::OK;
     for job_id in &jobs {
