@@ -100,4 +100,6 @@ pub(crate) enum EventSchema {
     Run(RunEvent),
     /// A runtime event.
     Runtime(RuntimeEvent),
+    /// The last line of `perstack run` (ours, never stored).
+    AuditAnchor(crate::anchor::AuditAnchor),
 }

@@ -6,6 +6,7 @@
 //! line, `type` in camelCase. [`JsonlWriter`] flushes after every line; [`JsonlReader`] reads a
 //! log back and tolerates a torn last line (a crash mid-write).
 
+mod anchor;
 mod error;
 mod event;
 mod jsonl;
@@ -13,6 +14,7 @@ mod run;
 mod runtime;
 pub mod schema;
 
+pub use anchor::{AuditAnchor, AuditAnchorType};
 pub use error::EventsError;
 pub use event::Event;
 pub use jsonl::{JsonlReader, JsonlWriter, ReadItem};

@@ -61,6 +61,16 @@ fn every_event_validates_against_the_published_schema() {
         let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
         assert_eq!(errors, Vec::<String>::new(), "{}", event.type_name());
     }
+    // Ours, printed last by `perstack run`: in the schema too.
+    let anchor = perstack_events::AuditAnchor::new("a1".into(), 1, "j1", "sha256:00@3");
+    let v = serde_json::to_value(anchor.to_event()).unwrap();
+    assert_eq!(v["type"], "auditAnchor");
+    assert_eq!(
+        v["verify"],
+        "perstack log --job j1 --verify --expect sha256:00@3"
+    );
+    let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new(), "auditAnchor");
     let checkpoint_schema = json_schema(SchemaKind::Checkpoint);
     let validator = jsonschema::validator_for(&checkpoint_schema).unwrap();
     for event in fixtures::all_events() {

@@ -105,12 +105,13 @@ fn anchor(storage: &Storage, job_id: &str) -> Option<Event> {
             return None;
         }
     };
-    Some(Event::Unknown(serde_json::json!({
-        "type": "auditAnchor",
-        "id": perstack_core::id::new_id(),
-        "timestamp": perstack_core::now_ms(),
-        "jobId": job_id,
-        "head": head.to_string(),
-        "verify": format!("perstack log --job {job_id} --verify --expect {head}"),
-    })))
+    Some(
+        perstack_events::AuditAnchor::new(
+            perstack_core::id::new_id(),
+            perstack_core::now_ms(),
+            job_id,
+            &head.to_string(),
+        )
+        .to_event(),
+    )
 }
