@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use perstack_core::{Checkpoint, CheckpointStatus, Job, JobStatus};
+use perstack_core::{Checkpoint, Job, JobStatus};
 use perstack_events::{Event, RunEventPayload};
 
 use crate::StorageError;
@@ -71,21 +71,6 @@ fn ends_run(p: &RunEventPayload) -> bool {
             p,
             RunEventPayload::StartRun { .. } | RunEventPayload::ContinueToNextStep { .. }
         )
-}
-
-fn job_status(s: CheckpointStatus) -> JobStatus {
-    match s {
-        CheckpointStatus::Completed => JobStatus::Completed,
-        CheckpointStatus::StoppedByInteractiveTool => JobStatus::StoppedByInteractiveTool,
-        CheckpointStatus::StoppedByExceededMaxSteps => JobStatus::StoppedByMaxSteps,
-        CheckpointStatus::StoppedByApproval => JobStatus::StoppedByApproval,
-        CheckpointStatus::StoppedByBudget => JobStatus::StoppedByBudget,
-        CheckpointStatus::StoppedBySignal => JobStatus::StoppedBySignal,
-        CheckpointStatus::StoppedByError
-        | CheckpointStatus::Init
-        | CheckpointStatus::Proceeding
-        | CheckpointStatus::StoppedByDelegate => JobStatus::StoppedByError,
-    }
 }
 
 impl Storage {
@@ -263,9 +248,9 @@ impl Storage {
         // The record's end must be in the logs.
         if let Some(job) = &job
             && job.status != JobStatus::Running
-            && !endings
-                .iter()
-                .any(|c| job_status(c.status) == job.status && c.step_number == job.total_steps)
+            && !endings.iter().any(|c| {
+                JobStatus::from(c.status) == job.status && c.step_number == job.total_steps
+            })
         {
             audit.push(
                 if any_torn { Warning } else { Failure },

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::CheckpointStatus;
 use crate::usage::Usage;
 
 /// Where a job stands (Perstack's `JobStatus`, plus ours documented in `docs/checkpoints.md`).
@@ -49,4 +50,23 @@ pub struct Job {
     /// End time, ms since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
+}
+
+impl From<CheckpointStatus> for JobStatus {
+    /// The job status a run that ended with a checkpoint of `status` leaves (a delegate's
+    /// or an unfinished checkpoint as the job's end means it stopped by error).
+    fn from(status: CheckpointStatus) -> Self {
+        match status {
+            CheckpointStatus::Completed => JobStatus::Completed,
+            CheckpointStatus::StoppedByInteractiveTool => JobStatus::StoppedByInteractiveTool,
+            CheckpointStatus::StoppedByExceededMaxSteps => JobStatus::StoppedByMaxSteps,
+            CheckpointStatus::StoppedByApproval => JobStatus::StoppedByApproval,
+            CheckpointStatus::StoppedByBudget => JobStatus::StoppedByBudget,
+            CheckpointStatus::StoppedBySignal => JobStatus::StoppedBySignal,
+            CheckpointStatus::StoppedByError
+            | CheckpointStatus::Init
+            | CheckpointStatus::Proceeding
+            | CheckpointStatus::StoppedByDelegate => JobStatus::StoppedByError,
+        }
+    }
 }

@@ -184,7 +184,7 @@ impl Runtime {
         let status = checkpoint.status;
         let job = tracker
             .update_async(storage, move |j| {
-                j.status = job_status(status);
+                j.status = JobStatus::from(status);
                 j.usage = usage;
                 j.total_steps = j.total_steps.max(steps);
                 if matches!(
@@ -342,21 +342,6 @@ impl Drop for Watchers {
         for task in &self.0 {
             task.abort();
         }
-    }
-}
-
-fn job_status(status: CheckpointStatus) -> JobStatus {
-    match status {
-        CheckpointStatus::Completed => JobStatus::Completed,
-        CheckpointStatus::StoppedByInteractiveTool => JobStatus::StoppedByInteractiveTool,
-        CheckpointStatus::StoppedByExceededMaxSteps => JobStatus::StoppedByMaxSteps,
-        CheckpointStatus::StoppedByApproval => JobStatus::StoppedByApproval,
-        CheckpointStatus::StoppedByBudget => JobStatus::StoppedByBudget,
-        CheckpointStatus::StoppedBySignal => JobStatus::StoppedBySignal,
-        CheckpointStatus::StoppedByError
-        | CheckpointStatus::Init
-        | CheckpointStatus::Proceeding
-        | CheckpointStatus::StoppedByDelegate => JobStatus::StoppedByError,
     }
 }
 

@@ -50,15 +50,21 @@ fn tool_results(run: &Run) -> Vec<Value> {
         .collect()
 }
 
-/// `perstack log --verify` on the host over a state folder the container wrote.
-fn verify(sandbox: &Sandbox) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_perstack"))
+/// `perstack log --verify` on the host over a state folder the container wrote: intact.
+fn assert_verified(sandbox: &Sandbox) {
+    let v = Command::new(env!("CARGO_BIN_EXE_perstack"))
         .args(["log", "--verify", "--state-dir"])
         .arg(sandbox.state.path())
         .arg("--workspace")
         .arg(sandbox.workspace.path())
         .output()
-        .unwrap()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
 }
 
 fn assert_no_key(run: &Run) {
@@ -136,13 +142,7 @@ fn container_hardened_run_completes_with_the_key_outside() {
         !proxy.all_output().contains(KEY),
         "the proxy logged the key"
     );
-    let v = verify(&sandbox);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stderr)
-    );
+    assert_verified(&sandbox);
 }
 
 #[test]
@@ -280,13 +280,7 @@ fn container_killed_mid_run_resumes_in_a_fresh_container() {
     assert_eq!(resumed.job_id(), job);
     assert!(sandbox.workspace.path().join("two.md").exists());
     assert!(!sandbox.workspace.path().join("never.md").exists());
-    let v = verify(&sandbox);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stderr)
-    );
+    assert_verified(&sandbox);
 }
 
 #[test]
