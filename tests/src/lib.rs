@@ -5,10 +5,11 @@
 
 pub mod llmock;
 pub mod process;
+mod responses_api;
 pub mod scripted_llm;
 
 pub use llmock::{Api, Llmock, pypi_tool};
 pub use process::{Finished, PATIENCE, Watched, event_types};
 /// Signals for [`Watched::signal`].
 pub use rustix::process::Signal;
-pub use scripted_llm::{ScriptedCall, ScriptedLlm, Turn};
+pub use scripted_llm::{ScriptedCall, ScriptedLlm, Timing, Turn};

@@ -3,13 +3,16 @@
 //!
 //! A turn is what the model says (text, tool calls), or a provider failure (`status`), and may
 //! be held back (`delayMs`) so a test can signal a run in the middle of a generation. Request
-//! bodies are recorded so tests can check what the runtime sent.
+//! bodies are recorded so tests can check what the runtime sent, and when each request arrived
+//! and was answered (`cargo xtask bench` measures clients with it). The same script is served
+//! on `/responses` in the OpenAI Responses API's streaming form, for clients that speak only
+//! that (codex).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -85,12 +88,23 @@ pub struct ScriptedLlm {
     pub base_url: String,
     served: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Value>>>,
+    timings: Arc<Mutex<Vec<Timing>>>,
+}
+
+/// When one model request arrived (its head read) and when its answer was fully written.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The request line was read.
+    pub received: Instant,
+    /// The last byte of the answer was written.
+    pub answered: Instant,
 }
 
 struct Shared {
     script: Vec<Turn>,
     served: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Value>>>,
+    timings: Arc<Mutex<Vec<Timing>>>,
 }
 
 impl ScriptedLlm {
@@ -100,10 +114,12 @@ impl ScriptedLlm {
         let port = listener.local_addr()?.port();
         let served = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let timings = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             script,
             served: Arc::clone(&served),
             requests: Arc::clone(&requests),
+            timings: Arc::clone(&timings),
         });
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -119,6 +135,7 @@ impl ScriptedLlm {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             served,
             requests,
+            timings,
         })
     }
 
@@ -146,13 +163,25 @@ impl ScriptedLlm {
             .map(|r| r.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
     }
+
+    /// When each model request answered so far arrived and was answered, in arrival order.
+    pub fn timings(&self) -> Vec<Timing> {
+        let mut t = self
+            .timings
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        t.sort_by_key(|t| t.received);
+        t
+    }
 }
 
-fn read_request(stream: &TcpStream) -> io::Result<(String, Vec<u8>)> {
+fn read_request(stream: &TcpStream) -> io::Result<(String, Vec<u8>, Instant)> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut content_length = 0usize;
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
+    let received = Instant::now();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
@@ -166,13 +195,14 @@ fn read_request(stream: &TcpStream) -> io::Result<(String, Vec<u8>)> {
     }
     let mut body = vec![0u8; content_length];
     reader.read_exact(&mut body)?;
-    Ok((request_line, body))
+    Ok((request_line, body, received))
 }
 
 fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    let (request_line, body) = read_request(&stream)?;
+    let (request_line, body, received) = read_request(&stream)?;
     let mut out = stream;
-    if !request_line.contains("/chat/completions") {
+    let responses_api = request_line.contains("/responses");
+    if !request_line.contains("/chat/completions") && !responses_api {
         out.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")?;
         return Ok(());
     }
@@ -192,12 +222,24 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     out.write_all(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
     )?;
-    for chunk in sse_chunks(turn, n) {
-        out.write_all(format!("data: {chunk}\n\n").as_bytes())?;
-        out.flush()?;
+    if responses_api {
+        for (event, data) in crate::responses_api::events(turn, n) {
+            out.write_all(format!("event: {event}\ndata: {data}\n\n").as_bytes())?;
+            out.flush()?;
+        }
+    } else {
+        for chunk in sse_chunks(turn, n) {
+            out.write_all(format!("data: {chunk}\n\n").as_bytes())?;
+            out.flush()?;
+        }
+        out.write_all(b"data: [DONE]\n\n")?;
     }
-    out.write_all(b"data: [DONE]\n\n")?;
-    out.flush()
+    out.flush()?;
+    let answered = Instant::now();
+    if let Ok(mut t) = shared.timings.lock() {
+        t.push(Timing { received, answered });
+    }
+    Ok(())
 }
 
 fn write_failure(out: &mut TcpStream, status: u16) -> io::Result<()> {
@@ -334,6 +376,33 @@ mod tests {
             llm.requests(),
             vec![json!({"n": 1}), json!({"n": 2}), json!({"n": 3})]
         );
+        // The failure is not timed (no stream); the two streams are, in order.
+        let t = llm.timings();
+        assert_eq!(t.len(), 2);
+        assert!(t.iter().all(|t| t.received <= t.answered));
+        assert!(t[0].answered <= t[1].received);
+    }
+
+    #[test]
+    fn the_responses_api_serves_the_same_script() {
+        let llm =
+            ScriptedLlm::start(vec![Turn::call("shell", json!({"command": ["ls"]}))]).unwrap();
+        let addr = llm
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/v1");
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{{}}"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.contains("event: response.output_item.done\n"), "{out}");
+        assert!(out.contains(r#""name":"shell""#), "{out}");
+        assert!(out.trim_end().ends_with('}'), "{out}");
+        assert_eq!(llm.served(), 1);
     }
 
     #[test]
