@@ -12,4 +12,4 @@ pub use llmock::{Api, Llmock, pypi_tool};
 pub use process::{Finished, PATIENCE, Watched, event_types};
 /// Signals for [`Watched::signal`].
 pub use rustix::process::Signal;
-pub use scripted_llm::{ScriptedCall, ScriptedLlm, Timing, Turn};
+pub use scripted_llm::{Options as ScriptOptions, ScriptedCall, ScriptedLlm, Timing, Turn};

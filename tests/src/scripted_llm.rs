@@ -100,8 +100,21 @@ pub struct Timing {
     pub answered: Instant,
 }
 
+/// How a [`ScriptedLlm`] picks turns and what it keeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Answer each request with the turn at its conversation's depth (the number of assistant
+    /// turns the request already holds) instead of the next turn in arrival order, so many
+    /// conversations can follow one script at once. Each scripted turn must then be either
+    /// text or one tool call (a turn with both counts twice in the history).
+    pub by_depth: bool,
+    /// Do not keep request bodies ([`ScriptedLlm::requests`] stays empty): long benchmarks.
+    pub discard_bodies: bool,
+}
+
 struct Shared {
     script: Vec<Turn>,
+    options: Options,
     served: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Value>>>,
     timings: Arc<Mutex<Vec<Timing>>>,
@@ -110,6 +123,11 @@ struct Shared {
 impl ScriptedLlm {
     /// Starts serving `script` on an ephemeral loopback port (background threads).
     pub fn start(script: Vec<Turn>) -> io::Result<Self> {
+        Self::start_with(script, Options::default())
+    }
+
+    /// Like [`ScriptedLlm::start`], with `options`.
+    pub fn start_with(script: Vec<Turn>, options: Options) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let served = Arc::new(AtomicUsize::new(0));
@@ -117,6 +135,7 @@ impl ScriptedLlm {
         let timings = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             script,
+            options,
             served: Arc::clone(&served),
             requests: Arc::clone(&requests),
             timings: Arc::clone(&timings),
@@ -207,10 +226,17 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         return Ok(());
     }
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Ok(mut r) = shared.requests.lock() {
+    let served = shared.served.fetch_add(1, Ordering::SeqCst);
+    let n = if shared.options.by_depth {
+        depth(&body)
+    } else {
+        served
+    };
+    if !shared.options.discard_bodies
+        && let Ok(mut r) = shared.requests.lock()
+    {
         r.push(body);
     }
-    let n = shared.served.fetch_add(1, Ordering::SeqCst);
     let fallback = Turn::text("(the script has no more turns)");
     let turn = shared.script.get(n).unwrap_or(&fallback);
     if let Some(ms) = turn.delay_ms {
@@ -240,6 +266,25 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         t.push(Timing { received, answered });
     }
     Ok(())
+}
+
+/// The assistant turns a request's conversation already holds: Chat Completions `messages`
+/// with role `assistant`, or Responses API `input` items that are assistant messages or
+/// function calls.
+fn depth(body: &Value) -> usize {
+    let items = body
+        .get("messages")
+        .or_else(|| body.get("input"))
+        .and_then(Value::as_array);
+    items.map_or(0, |items| {
+        items
+            .iter()
+            .filter(|m| {
+                m.get("role").and_then(Value::as_str) == Some("assistant")
+                    || m.get("type").and_then(Value::as_str) == Some("function_call")
+            })
+            .count()
+    })
 }
 
 fn write_failure(out: &mut TcpStream, status: u16) -> io::Result<()> {
@@ -381,6 +426,27 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert!(t.iter().all(|t| t.received <= t.answered));
         assert!(t[0].answered <= t[1].received);
+    }
+
+    #[test]
+    fn by_depth_each_conversation_follows_the_script() {
+        let llm = ScriptedLlm::start_with(
+            vec![Turn::call("todo", json!({})), Turn::text("done")],
+            Options {
+                by_depth: true,
+                discard_bodies: true,
+            },
+        )
+        .unwrap();
+        let fresh = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+        let later = r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[]},{"role":"tool"}]}"#;
+        assert!(post(&llm.base_url, fresh).contains(r#""name":"todo""#));
+        assert!(post(&llm.base_url, fresh).contains(r#""name":"todo""#));
+        assert!(post(&llm.base_url, later).contains(r#""content":"done""#));
+        let responses = r#"{"input":[{"type":"message","role":"user"},{"type":"function_call"},{"type":"function_call_output"}]}"#;
+        assert_eq!(depth(&serde_json::from_str(responses).unwrap()), 1);
+        assert_eq!(llm.served(), 3);
+        assert_eq!(llm.requests(), Vec::<Value>::new());
     }
 
     #[test]
