@@ -456,6 +456,68 @@ pub struct RemoteSkill {
     /// Tools that stop the run for an approval before each call: tool names or `prefix*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_approval: Option<Vec<String>>,
+    /// OAuth for a server that answers 401: how to get tokens. Secrets are named by
+    /// environment variable, never written here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<RemoteOAuth>,
+}
+
+/// `oauth` of a remote skill (MCP authorization: protected resource and authorization
+/// server metadata are discovered from the server's 401).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteOAuth {
+    /// How tokens are obtained (default `clientCredentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<OAuthGrant>,
+    /// Environment variable holding the pre-registered client id (none: the client
+    /// registers itself, by `clientMetadataUrl` or dynamic registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_env: Option<String>,
+    /// Environment variable holding the client secret (`client_secret_basic` or
+    /// `client_secret_post`, as the authorization server supports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
+    /// Environment variable holding a PKCS#8 PEM private key (P-256 or RSA): the client
+    /// authenticates with a signed JWT (`private_key_jwt`) instead of a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_env: Option<String>,
+    /// Environment variable holding a refresh token obtained beforehand (grant
+    /// `refreshToken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_env: Option<String>,
+    /// Environment variable holding the identity provider's ID token (grant `jwtBearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_env: Option<String>,
+    /// The identity provider's token endpoint (grant `jwtBearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_token_endpoint: Option<String>,
+    /// Our client id at the identity provider (grant `jwtBearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_client_id: Option<String>,
+    /// Scopes to request (default: the server's challenge, else its `scopes_supported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// A client ID metadata document URL, used as the client id where the authorization
+    /// server supports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_metadata_url: Option<String>,
+}
+
+/// How a remote skill obtains OAuth tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OAuthGrant {
+    /// Machine to machine: the client's own credentials (secret or signed JWT).
+    ClientCredentials,
+    /// A user authorizes in a browser (needs an application that can show one; a headless
+    /// `perstack run` cannot).
+    AuthorizationCode,
+    /// A refresh token obtained beforehand, from `refreshTokenEnv`.
+    RefreshToken,
+    /// Enterprise-managed: the identity provider's ID token is exchanged for an
+    /// authorization grant, then for an access token.
+    JwtBearer,
 }
 
 /// Fields of `type = "interactiveSkill"`.
