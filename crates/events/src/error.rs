@@ -17,4 +17,10 @@ pub enum EventsError {
         /// What is wrong.
         message: String,
     },
+    /// A compact stream refers to a message or conversation it has not carried (the reader
+    /// started after the run's first line, or lines are missing).
+    #[error(
+        "compact stream: refers to {0} it has not carried; read the stream from its first line"
+    )]
+    Compact(String),
 }

@@ -3,6 +3,7 @@
 use std::io::{BufRead, Write};
 
 use crate::EventsError;
+use crate::compact::CompactEvent;
 use crate::event::Event;
 
 /// Writes events as JSON Lines, flushing after every line so a reader (or a crash) never sees
@@ -24,6 +25,15 @@ impl<W: Write> JsonlWriter<W> {
 
     /// Writes one event as one line and flushes.
     pub fn write(&mut self, event: &Event) -> Result<(), EventsError> {
+        self.write_line(event)
+    }
+
+    /// Writes one line of the compact stream and flushes.
+    pub fn write_compact(&mut self, event: &CompactEvent) -> Result<(), EventsError> {
+        self.write_line(event)
+    }
+
+    fn write_line<T: serde::Serialize>(&mut self, event: &T) -> Result<(), EventsError> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, event)
             .map_err(|e| EventsError::Write(std::io::Error::other(e)))?;
@@ -39,11 +49,12 @@ impl<W: Write> JsonlWriter<W> {
     }
 }
 
-/// One item read from a log.
+/// One item read from a log (an [`Event`], or a [`crate::CompactEvent`] from a
+/// [`CompactReader`]).
 #[derive(Debug)]
-pub enum ReadItem {
+pub enum ReadItem<T = Event> {
     /// A valid event.
-    Event(Event),
+    Event(T),
     /// A complete line that is not a valid event (the reader goes on).
     Invalid(EventsError),
     /// The last line has no newline and does not parse: a write was cut off. It is reported
@@ -56,31 +67,26 @@ pub enum ReadItem {
     },
 }
 
-/// Reads JSON Lines events.
+/// The line splitting both readers share: blank lines skipped, a torn last line reported once.
 #[derive(Debug)]
-pub struct JsonlReader<R: BufRead> {
+struct Lines<R: BufRead> {
     input: R,
     line_no: usize,
     buf: Vec<u8>,
     done: bool,
 }
 
-impl<R: BufRead> JsonlReader<R> {
-    /// Wraps a source.
-    pub fn new(input: R) -> Self {
-        JsonlReader {
+impl<R: BufRead> Lines<R> {
+    fn new(input: R) -> Self {
+        Lines {
             input,
             line_no: 0,
             buf: Vec::new(),
             done: false,
         }
     }
-}
 
-impl<R: BufRead> Iterator for JsonlReader<R> {
-    type Item = ReadItem;
-
-    fn next(&mut self) -> Option<ReadItem> {
+    fn next_item<T: serde::de::DeserializeOwned>(&mut self) -> Option<ReadItem<T>> {
         loop {
             if self.done {
                 return None;
@@ -104,7 +110,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             if trimmed.is_empty() {
                 continue;
             }
-            return Some(match serde_json::from_str::<Event>(trimmed) {
+            return Some(match serde_json::from_str::<T>(trimmed) {
                 Ok(ev) => ReadItem::Event(ev),
                 Err(_) if !complete => {
                     self.done = true;
@@ -119,5 +125,52 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 }),
             });
         }
+    }
+}
+
+/// Reads JSON Lines events.
+#[derive(Debug)]
+pub struct JsonlReader<R: BufRead> {
+    lines: Lines<R>,
+}
+
+impl<R: BufRead> JsonlReader<R> {
+    /// Wraps a source.
+    pub fn new(input: R) -> Self {
+        JsonlReader {
+            lines: Lines::new(input),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlReader<R> {
+    type Item = ReadItem;
+
+    fn next(&mut self) -> Option<ReadItem> {
+        self.lines.next_item()
+    }
+}
+
+/// Reads a compact stream (`--events compact`) line by line; [`crate::Rebuilder`] turns
+/// what it reads back into Perstack's events.
+#[derive(Debug)]
+pub struct CompactReader<R: BufRead> {
+    lines: Lines<R>,
+}
+
+impl<R: BufRead> CompactReader<R> {
+    /// Wraps a source.
+    pub fn new(input: R) -> Self {
+        CompactReader {
+            lines: Lines::new(input),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for CompactReader<R> {
+    type Item = ReadItem<CompactEvent>;
+
+    fn next(&mut self) -> Option<ReadItem<CompactEvent>> {
+        self.lines.next_item()
     }
 }

@@ -4,9 +4,11 @@
 //! its streaming output, named and shaped as Perstack's `RunEvent`) or a [`RuntimeEvent`]
 //! (infrastructure: runtime start, skill lifecycle). Events travel as JSON Lines: one object per
 //! line, `type` in camelCase. [`JsonlWriter`] flushes after every line; [`JsonlReader`] reads a
-//! log back and tolerates a torn last line (a crash mid-write).
+//! log back and tolerates a torn last line (a crash mid-write). The [`compact`] stream says
+//! each message once; [`CompactReader`] reads it and [`Rebuilder`] turns it back into events.
 
 mod anchor;
+pub mod compact;
 mod error;
 mod event;
 mod jsonl;
@@ -15,9 +17,10 @@ mod runtime;
 pub mod schema;
 
 pub use anchor::{AuditAnchor, AuditAnchorType};
+pub use compact::{CompactEvent, Rebuilder};
 pub use error::EventsError;
 pub use event::Event;
-pub use jsonl::{JsonlReader, JsonlWriter, ReadItem};
+pub use jsonl::{CompactReader, JsonlReader, JsonlWriter, ReadItem};
 pub use run::{BudgetExceeded, RunEvent, RunEventMeta, RunEventPayload};
 pub use runtime::{
     ConfinementSummary, InteractiveToolCallInfo, LayerStatus, ProviderEndpoint, ProxyAction,
