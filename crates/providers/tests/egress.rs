@@ -39,6 +39,7 @@ fn config(name: ProviderName, base_url: &str) -> PerstackConfig {
                 base_url: Some(base_url.to_string()),
                 ..ProviderSetting::default()
             }),
+            env_path: None,
         }),
         ..PerstackConfig::default()
     }

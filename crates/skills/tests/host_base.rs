@@ -159,6 +159,7 @@ fn interactive_skill() -> SkillConfig {
     tools.insert(
         "askUser".to_string(),
         InteractiveTool {
+            name: None,
             description: Some("Ask the user a question".into()),
             input_json_schema:
                 r#"{"type":"object","properties":{"question":{"type":"string"}},"required":["question"]}"#

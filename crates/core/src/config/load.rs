@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, Diagnostics, KeyPath, Severity};
 use super::model::{ExpertConfig, PerstackConfig};
+use super::repair::{self, Repair};
 use super::source::SourceMap;
 use super::{checks, config_json_schema, schema_check};
 use crate::CoreError;
@@ -85,21 +86,35 @@ pub fn parse_config(
     file: &str,
     text: &str,
 ) -> Result<(PerstackConfig, Vec<Diagnostic>), Diagnostics> {
-    let (value, map) = SourceMap::parse(file, text).map_err(|d| Diagnostics(vec![d]))?;
+    let (mut value, map) = SourceMap::parse(file, text).map_err(|d| Diagnostics(vec![d]))?;
     let schema = config_json_schema();
-    let mut diags = schema_check::check(&schema, &value, &map);
-    if !diags.is_empty() {
-        return Err(sorted(diags));
-    }
+    let checked = schema_check::check(&schema, &value, &map);
+    let mut diags = checked.diags;
+    // Structural problems are repaired away (the value dropped, a stand-in for a missing
+    // key) so the semantic checks run too: one pass reports every problem of the file.
+    repair::apply(&mut value, &checked.repairs);
     let config: PerstackConfig = match serde_json::from_value(value) {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if diags.is_empty() => {
             // The schema check should have caught this; report it rather than panic.
             let d = map.diag_at_value(Severity::Error, &KeyPath::root(), e.to_string());
             return Err(Diagnostics(vec![d]));
         }
+        Err(_) => return Err(sorted(diags)),
     };
-    diags.extend(checks::run(&config, &map));
+    let stand_ins: Vec<Vec<String>> = checked
+        .repairs
+        .iter()
+        .filter_map(|r| match r {
+            Repair::StandIn(path, _) => Some(path.lookup_key()),
+            Repair::Remove(_) => None,
+        })
+        .collect();
+    diags.extend(
+        checks::run(&config, &map)
+            .into_iter()
+            .filter(|d| !stand_ins.iter().any(|s| d.path.lookup_key().starts_with(s))),
+    );
     let diags = sorted(diags);
     if diags.has_errors() {
         return Err(diags);
@@ -126,7 +141,7 @@ pub const IN_CODE: &str = "<config built in code>";
 /// assert!(validate(&config).is_ok());
 /// let mut broken = config.clone();
 /// for expert in broken.experts.values_mut() {
-///     expert.delegates = Some(vec!["nobody".into()]); // no such Expert
+///     expert.version = Some("one".into()); // not a semantic version
 /// }
 /// assert!(validate(&broken).is_err());
 /// # Ok::<(), String>(())
@@ -158,7 +173,7 @@ mod validate_tests {
 
     #[test]
     fn a_config_built_in_code_is_checked_like_text() {
-        let text = "model = \"claude-sonnet-4-5\"\n[experts.writer]\ninstruction = \"Write.\"\ndelegates = [\"nobody\"]\n";
+        let text = "model = \"claude-sonnet-4-5\"\n[experts.writer]\ninstruction = \"Write.\"\ndelegates = [\"writer\"]\n";
         let from_text = parse_config(IN_CODE, text).map(|_| ());
         let config: PerstackConfig = toml::from_str(text).unwrap_or_default();
         let from_code = validate(&config);

@@ -5,6 +5,7 @@ mod diagnostic;
 mod load;
 mod model;
 mod pricing;
+mod repair;
 mod schema_check;
 mod source;
 

@@ -13,8 +13,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_TIMEOUT_MS: u64 = 300_000;
 /// Our default limit on one tool call, in seconds (`maxToolCallSeconds`).
 pub const DEFAULT_MAX_TOOL_CALL_SECONDS: u64 = 300;
-/// Perstack's default env files, relative to the config's folder.
+/// Perstack's default env files, relative to the current folder.
 pub const DEFAULT_ENV_PATHS: [&str; 2] = [".env", ".env.local"];
+/// Perstack's model when neither `--model` nor `model` gives one.
+pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 /// The skill name Perstack configs use for the base skill.
 pub const BASE_SKILL_NAME: &str = "@perstack/base";
 
@@ -25,7 +27,7 @@ pub struct PerstackConfig {
     /// LLM provider and its settings (default: anthropic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderTable>,
-    /// Model id, e.g. `claude-sonnet-4-5`.
+    /// Model id (default `claude-sonnet-4-5`, as in Perstack).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Extended thinking budget: a level or a token count (default: `low`).
@@ -42,7 +44,8 @@ pub struct PerstackConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub timeout: Option<u64>,
-    /// Env files to load, relative to this file (default `.env`, `.env.local`).
+    /// Env files to load, relative to the current folder (default `.env`, `.env.local`);
+    /// `--env-path` replaces the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_path: Option<Vec<String>>,
     /// Perstack's execution runtime selector; accepted for compatibility.
@@ -150,6 +153,10 @@ pub struct ProviderTable {
     /// Provider settings; which keys apply depends on the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<ProviderSetting>,
+    /// Perstack's e2e fixtures write `envPath` after `[provider]`, which puts it here; Perstack
+    /// drops it and so do we (with a warning): only the top-level `envPath` names env files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_path: Option<Vec<String>>,
 }
 
 /// Provider names, as Perstack spells them.
@@ -538,6 +545,10 @@ pub struct InteractiveSkill {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InteractiveTool {
+    /// Accepted because Perstack's fixtures write it; ignored with a warning (the tool's
+    /// name is its key, as in Perstack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// What the tool does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -561,6 +572,11 @@ impl PerstackConfig {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
+    /// `model`, else Perstack's default ([`DEFAULT_MODEL`]).
+    pub fn model_or_default(&self) -> &str {
+        self.model.as_deref().unwrap_or(DEFAULT_MODEL)
+    }
+
     /// The provider name, anthropic by default.
     pub fn provider_name(&self) -> ProviderName {
         self.provider
@@ -573,7 +589,8 @@ impl PerstackConfig {
         self.reasoning_budget.unwrap_or_default()
     }
 
-    /// The env files to load, relative to the config file.
+    /// The env files to load (top-level `envPath`, else `.env`, `.env.local`), relative to
+    /// the current folder.
     pub fn env_paths(&self) -> Vec<String> {
         match &self.env_path {
             Some(paths) => paths.clone(),

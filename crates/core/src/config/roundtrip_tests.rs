@@ -125,6 +125,7 @@ fn skill() -> impl Strategy<Value = SkillConfig> {
                         (
                             n,
                             InteractiveTool {
+                                name: None,
                                 description: d,
                                 input_json_schema: r#"{"type":"object"}"#.to_string(),
                             },
@@ -183,6 +184,7 @@ fn config() -> impl Strategy<Value = PerstackConfig> {
                     provider: provider.map(|(provider_name, setting)| ProviderTable {
                         provider_name,
                         setting,
+                        env_path: None,
                     }),
                     model,
                     reasoning_budget: rb,
@@ -242,6 +244,7 @@ fn make_valid(mut c: PerstackConfig) -> PerstackConfig {
                             i.tools.insert(
                                 format!("tool-{}", tool_names.len()),
                                 InteractiveTool {
+                                    name: None,
                                     description: None,
                                     input_json_schema: r#"{"type":"object"}"#.to_string(),
                                 },
@@ -264,7 +267,7 @@ proptest! {
     fn any_model_value_round_trips_structurally(c in config()) {
         let text = toml::to_string(&c).expect("serializes");
         let (value, map) = SourceMap::parse("p.toml", &text).expect("parses");
-        let diags = schema_check::check(&config_json_schema(), &value, &map);
+        let diags = schema_check::check(&config_json_schema(), &value, &map).diags;
         prop_assert!(diags.is_empty(), "{:?}\n{}", diags, text);
         let back: PerstackConfig = serde_json::from_value(value).expect("deserializes");
         assert_eq!(back, c);

@@ -8,26 +8,40 @@
 use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostic, KeyPath, Severity, did_you_mean};
+use super::repair::{Repair, stand_in};
 use super::source::SourceMap;
 
 /// Alternative spellings accepted for a tagged union's `type` (alias → canonical).
 const TYPE_ALIASES: &[(&str, &str)] = &[("mcpHttpSkill", "mcpSseSkill")];
 
+/// What the structural check found.
+pub(crate) struct Checked {
+    /// Every structural problem.
+    pub diags: Vec<Diagnostic>,
+    /// Repairs that make the value deserialize, one per problem.
+    pub repairs: Vec<Repair>,
+}
+
 /// Checks `value` against `schema`, returning every structural problem found.
-pub(crate) fn check(schema: &Value, value: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+pub(crate) fn check(schema: &Value, value: &Value, map: &SourceMap) -> Checked {
     let mut checker = Checker {
         root: schema,
         map,
         out: Vec::new(),
+        repairs: Vec::new(),
     };
     checker.check(schema, value, &KeyPath::root());
-    checker.out
+    Checked {
+        diags: checker.out,
+        repairs: checker.repairs,
+    }
 }
 
 struct Checker<'a> {
     root: &'a Value,
     map: &'a SourceMap,
     out: Vec<Diagnostic>,
+    repairs: Vec<Repair>,
 }
 
 fn toml_type(v: &Value) -> &'static str {
@@ -87,9 +101,11 @@ impl<'a> Checker<'a> {
         schema
     }
 
+    /// An error at the value of `path`; the value is dropped for the semantic checks.
     fn error_at_value(&mut self, path: &KeyPath, message: String) {
         self.out
             .push(self.map.diag_at_value(Severity::Error, path, message));
+        self.repairs.push(Repair::Remove(path.clone()));
     }
 
     fn check(&mut self, schema: &'a Value, value: &Value, path: &KeyPath) {
@@ -201,7 +217,10 @@ impl<'a> Checker<'a> {
             .collect();
         if let Some(required) = obj.get("required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
-                if !table.contains_key(key) && !suggested.contains(&key) {
+                if table.contains_key(key) {
+                    continue;
+                }
+                if !suggested.contains(&key) {
                     let d = self.map.diag_at_key(
                         Severity::Error,
                         path,
@@ -210,6 +229,11 @@ impl<'a> Checker<'a> {
                     );
                     self.out.push(d);
                 }
+                let prop = props.and_then(|p| p.get(key)).map(|p| self.resolve(p));
+                self.repairs.push(match prop.and_then(stand_in) {
+                    Some(v) => Repair::StandIn(path.field(key), v),
+                    None => Repair::Remove(path.clone()),
+                });
             }
         }
         for (key, v) in table {
@@ -230,6 +254,7 @@ impl<'a> Checker<'a> {
                         format!("unknown key \"{key}\"{hint}"),
                     );
                     self.out.push(d);
+                    self.repairs.push(Repair::Remove(path.key(key)));
                 }
                 Some(s @ Value::Object(_)) => self.check(s, v, &path.key(key)),
                 Some(Value::Bool(true)) | None => {}
@@ -284,12 +309,13 @@ impl<'a> Checker<'a> {
                 root: self.root,
                 map: self.map,
                 out: Vec::new(),
+                repairs: Vec::new(),
             };
             sub.check(b, value, path);
             if sub.out.is_empty() {
                 return;
             }
-            attempts.push((b, sub.out));
+            attempts.push((b, sub.out, sub.repairs));
         }
         // If exactly one branch has the value's type, its errors are the precise ones.
         let same_type: Vec<usize> = branches
@@ -299,9 +325,10 @@ impl<'a> Checker<'a> {
             .map(|(i, _)| i)
             .collect();
         if let [only] = same_type.as_slice()
-            && let Some((_, errs)) = attempts.get_mut(*only)
+            && let Some((_, errs, repairs)) = attempts.get_mut(*only)
         {
             self.out.append(errs);
+            self.repairs.append(repairs);
             return;
         }
         let descs: Vec<String> = branches.iter().filter_map(|b| self.describe(b)).collect();
@@ -398,6 +425,8 @@ impl<'a> Checker<'a> {
                 ),
             );
             self.out.push(d);
+            // Without a usable `type` the whole table is dropped for the semantic checks.
+            self.repairs.push(Repair::Remove(path.clone()));
             return;
         };
         let Some(tag) = tag_value.as_str() else {
@@ -405,6 +434,7 @@ impl<'a> Checker<'a> {
                 &path.field("type"),
                 format!("expected a string, found {}", article(toml_type(tag_value))),
             );
+            self.repairs.push(Repair::Remove(path.clone()));
             return;
         };
         let canonical = TYPE_ALIASES
@@ -430,6 +460,7 @@ impl<'a> Checker<'a> {
                         quoted.join(", ")
                     ),
                 );
+                self.repairs.push(Repair::Remove(path.clone()));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Semantic checks that a schema cannot express: cross-references, URL rules, tool-name
 //! collisions, embedded JSON Schemas, and warnings about secrets and lengths.
 
+mod compat;
 mod experts;
 mod skills;
 mod text;
@@ -60,10 +61,12 @@ pub(crate) fn run(config: &PerstackConfig, map: &SourceMap) -> Vec<Diagnostic> {
     let root = KeyPath::root();
     urls::check_top_level(config, &root, &mut sink);
     text::check_provider_setting(config, &root, &mut sink);
+    compat::check_provider_env_path(config, &root, &mut sink);
     for (key, expert) in &config.experts {
         let path = root.field("experts").key(key);
         experts::check(config, key, expert, &path, &mut sink);
         text::check_expert(expert, &path, &mut sink);
+        compat::check_tool_names(expert, &path, &mut sink);
         if let Some(skills) = &expert.skills {
             for (name, skill) in skills {
                 skills::check(name, skill, &path.field("skills").key(name), &mut sink);

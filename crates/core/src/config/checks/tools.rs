@@ -98,7 +98,12 @@ pub(crate) fn check_collisions(
     }
 }
 
-/// The base skill's tools after `omit` then `pick`; unknown names in either are errors.
+/// Tools Perstack's base skill had and dropped (`think` went when native reasoning came):
+/// Perstack configs still pick them, and Perstack ignores the name.
+pub(crate) const RETIRED_BASE_TOOLS: [&str; 1] = ["think"];
+
+/// The base skill's tools after `omit` then `pick`; unknown names in either are errors,
+/// except retired ones, which are ignored with a warning as Perstack ignores them.
 fn base_tools_after_filters(
     skill: &SkillConfig,
     spath: &KeyPath,
@@ -107,7 +112,14 @@ fn base_tools_after_filters(
     let (pick, omit) = skill.pick_omit();
     for (field, list) in [("pick", pick), ("omit", omit)] {
         for (i, name) in list.iter().enumerate() {
-            if !BASE_SKILL_TOOLS.contains(&name.as_str()) {
+            if RETIRED_BASE_TOOLS.contains(&name.as_str()) {
+                sink.warn(
+                    &spath.field(field).index(i),
+                    format!(
+                        "ignored: \"{name}\" is no longer a base skill tool (Perstack removed it and ignores the name too); the model reasons natively, see reasoningBudget"
+                    ),
+                );
+            } else if !BASE_SKILL_TOOLS.contains(&name.as_str()) {
                 let hint = did_you_mean(name, &BASE_SKILL_TOOLS)
                     .map(|s| format!(" (did you mean \"{s}\"?)"))
                     .unwrap_or_default();

@@ -107,6 +107,7 @@ fn interactive_tools_and_delegates() {
     tools.insert(
         "askUser".to_string(),
         InteractiveTool {
+            name: None,
             description: Some("Ask".into()),
             input_json_schema: r#"{"type":"object","properties":{"q":{"type":"string"}}}"#.into(),
         },
@@ -170,6 +171,7 @@ fn bad_interactive_schema_is_a_config_error() {
     tools.insert(
         "t".to_string(),
         InteractiveTool {
+            name: None,
             description: None,
             input_json_schema: "{not json".into(),
         },
