@@ -102,6 +102,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         config.provider = Some(ProviderTable {
             provider_name: name,
             setting,
+            env_path: None,
         });
     }
     if let Some(n) = opts.max_retries {
