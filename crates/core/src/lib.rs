@@ -16,6 +16,7 @@ pub mod input_file;
 pub mod job;
 pub mod message;
 pub mod pricing;
+pub mod schema;
 pub mod secrets;
 pub mod step;
 pub mod tool;

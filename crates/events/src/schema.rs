@@ -1,5 +1,6 @@
 //! JSON Schemas of the wire formats, generated from the Rust types.
 
+use perstack_core::schema::emitted_schema;
 use serde_json::Value;
 
 use crate::event::EventSchema;
@@ -36,9 +37,9 @@ impl SchemaKind {
 /// The JSON Schema of `kind`, pretty-printable.
 pub fn json_schema(kind: SchemaKind) -> Value {
     let mut schema = match kind {
-        SchemaKind::Events => to_value(schemars::schema_for!(EventSchema)),
+        SchemaKind::Events => emitted_schema::<EventSchema>(),
         SchemaKind::Config => perstack_core::config::config_json_schema(),
-        SchemaKind::Checkpoint => to_value(schemars::schema_for!(perstack_core::Checkpoint)),
+        SchemaKind::Checkpoint => emitted_schema::<perstack_core::Checkpoint>(),
     };
     if let Some(obj) = schema.as_object_mut() {
         let title = match kind {
@@ -55,8 +56,4 @@ pub fn json_schema(kind: SchemaKind) -> Value {
         }
     }
     schema
-}
-
-fn to_value(schema: schemars::Schema) -> Value {
-    serde_json::to_value(schema).unwrap_or_default()
 }

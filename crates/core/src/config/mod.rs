@@ -19,7 +19,8 @@ pub use load::{
 pub use model::*;
 pub use pricing::PriceOverride;
 
-/// The JSON Schema of `perstack.toml` (as JSON), generated from the typed model.
+/// The JSON Schema of `perstack.toml` (as JSON), generated from the typed model (optional
+/// keys optional, not nullable: TOML has no null).
 pub fn config_json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(PerstackConfig)).unwrap_or_default()
+    crate::schema::input_schema::<PerstackConfig>()
 }

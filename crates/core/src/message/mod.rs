@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::id::new_id;
 
+mod tool_message;
+
 /// Plain text (`textPart`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +37,8 @@ impl TextPart {
 pub struct UrlPart {
     /// Part id.
     pub id: String,
-    /// Where the content lives.
+    /// Where the content lives (an absolute URL: Perstack's schema checks it is one).
+    #[schemars(url)]
     pub url: String,
     /// MIME type of the content.
     pub mime_type: String,
@@ -265,7 +268,9 @@ pub enum Message {
     ToolMessage {
         /// Message id.
         id: String,
-        /// Results.
+        /// Results, each written tagged as a `toolResultPart` (older untagged files still read).
+        #[serde(with = "tool_message")]
+        #[schemars(with = "Vec<tool_message::ToolMessagePart<'static>>")]
         contents: Vec<ToolResultPart>,
         /// Prompt-caching hint.
         #[serde(default, skip_serializing_if = "Option::is_none")]
