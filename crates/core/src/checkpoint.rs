@@ -179,6 +179,30 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// A copy with no messages: what an event needs when the conversation travels apart
+    /// from it (copying the messages would cost the run's whole history every step).
+    pub fn without_messages(&self) -> Checkpoint {
+        Checkpoint {
+            id: self.id.clone(),
+            job_id: self.job_id.clone(),
+            run_id: self.run_id.clone(),
+            status: self.status,
+            step_number: self.step_number,
+            messages: Vec::new(),
+            expert: self.expert.clone(),
+            delegate_to: self.delegate_to.clone(),
+            delegated_by: self.delegated_by.clone(),
+            usage: self.usage,
+            context_window: self.context_window,
+            context_window_usage: self.context_window_usage,
+            pending_tool_calls: self.pending_tool_calls.clone(),
+            partial_tool_results: self.partial_tool_results.clone(),
+            metadata: self.metadata.clone(),
+            error: self.error.clone(),
+            retry_count: self.retry_count,
+        }
+    }
+
     /// A fresh `init` checkpoint: no messages, no usage, nothing pending.
     pub fn init(
         id: impl Into<String>,

@@ -376,6 +376,45 @@ impl RunEventPayload {
         }
     }
 
+    /// The conversations this payload carries, in field order: `startGeneration.messages`
+    /// and the `messages` of every checkpoint it holds.
+    pub fn conversations_mut(&mut self) -> Vec<&mut Vec<Message>> {
+        match self {
+            RunEventPayload::StartRun {
+                initial_checkpoint, ..
+            } => vec![&mut initial_checkpoint.messages],
+            RunEventPayload::StartGeneration { messages } => vec![messages],
+            RunEventPayload::ContinueToNextStep {
+                checkpoint,
+                next_checkpoint,
+                ..
+            } => vec![&mut checkpoint.messages, &mut next_checkpoint.messages],
+            RunEventPayload::StopRunByInteractiveTool { checkpoint, .. }
+            | RunEventPayload::StopRunByDelegate { checkpoint, .. }
+            | RunEventPayload::StopRunByExceededMaxSteps { checkpoint, .. }
+            | RunEventPayload::StopRunByError { checkpoint, .. }
+            | RunEventPayload::CompleteRun { checkpoint, .. }
+            | RunEventPayload::StopRunByApproval { checkpoint, .. }
+            | RunEventPayload::StopRunByBudget { checkpoint, .. }
+            | RunEventPayload::StopRunBySignal { checkpoint, .. } => vec![&mut checkpoint.messages],
+            RunEventPayload::Retry { .. }
+            | RunEventPayload::CallTools { .. }
+            | RunEventPayload::CallInteractiveTool { .. }
+            | RunEventPayload::CallDelegate { .. }
+            | RunEventPayload::ResolveToolResults { .. }
+            | RunEventPayload::AttemptCompletion { .. }
+            | RunEventPayload::FinishToolCall { .. }
+            | RunEventPayload::ResumeToolCalls { .. }
+            | RunEventPayload::FinishAllToolCalls { .. }
+            | RunEventPayload::StartStreamingReasoning {}
+            | RunEventPayload::StreamReasoning { .. }
+            | RunEventPayload::CompleteStreamingReasoning { .. }
+            | RunEventPayload::StartStreamingRunResult {}
+            | RunEventPayload::StreamRunResult { .. }
+            | RunEventPayload::CompleteStreamingRunResult { .. } => Vec::new(),
+        }
+    }
+
     /// True for the streaming display events (not state transitions).
     pub fn is_streaming(&self) -> bool {
         matches!(

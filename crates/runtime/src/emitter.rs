@@ -2,6 +2,13 @@
 //! carries is stored first, then the job record, then the event is appended to the run's
 //! hash-chained log, then the listener sees it.
 //!
+//! The machine hands over run events without their conversation (the `messages` of
+//! `startGeneration` and of every checkpoint) together with the messages that are new since
+//! the last event. Each new message is redacted once and joins the run's emitted
+//! conversation; storage and a listener of Perstack's events get the conversation lent into
+//! the event's slots (copied only where one event holds it twice), a compact listener gets
+//! references. So the per-event work follows what the event adds, not the run's history.
+//!
 //! Storage does blocking file I/O (fsync included), so it runs on tokio's blocking pool; each
 //! emission awaits its storage work before the listener sees the event, which keeps the order
 //! of side effects (and with it crash safety) exactly as if it ran inline. The listener is
@@ -12,15 +19,17 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use perstack_checkpoint::{EventLog, Storage};
-use perstack_core::{Job, Step};
-use perstack_events::RuntimeEventPayload;
-use perstack_events::{Event, RunEvent, RunEventMeta, RunEventPayload, RuntimeEvent};
+use perstack_core::{Job, Message, Step};
+use perstack_events::compact::{CompactRunEvent, Conversation, ConversationUpdate};
+use perstack_events::{
+    CompactEvent, Event, RunEvent, RunEventMeta, RunEventPayload, RuntimeEvent, RuntimeEventPayload,
+};
 use perstack_sandbox::Redactor;
 
 use crate::error::RuntimeError;
 use crate::host_events::{RunLog, Target};
-use crate::listener::EventListener;
-use crate::redact::redact_event;
+use crate::listener::Sink;
+use crate::redact::{redact_event, redact_message};
 
 /// Runs blocking storage work off the async executor; a panic in it propagates as if the
 /// work had run inline.
@@ -83,13 +92,17 @@ impl JobTracker {
 pub(crate) struct Emitter {
     meta: RunEventMeta,
     sink: Option<RunLog>,
-    listener: Arc<dyn EventListener>,
+    listener: Sink,
     /// Applied to every event before it is stored or seen by the listener.
     redactor: Arc<Redactor>,
     job: JobTracker,
     /// The job's usage follows this run's checkpoints (false for parallel delegates, whose
     /// usage is added to the parent's when they return).
     owns_job_usage: bool,
+    /// The run's conversation as emitted (redacted), shared with the blocking storage work.
+    conversation: Arc<Mutex<Conversation>>,
+    /// How many messages of the machine's conversation have been handed over.
+    seen: usize,
 }
 
 impl fmt::Debug for Emitter {
@@ -97,55 +110,164 @@ impl fmt::Debug for Emitter {
         f.debug_struct("Emitter")
             .field("meta", &self.meta)
             .field("storage", &self.sink.is_some())
+            .field("seen", &self.seen)
             .finish_non_exhaustive()
     }
 }
 
-/// Redacts `event`, stores what it carries, appends it to the log and hands it to
+/// One event on its way out: a run event's conversations are left empty and come from the
+/// run's emitted conversation once `new_messages` (unredacted) have joined it.
+struct Delivery {
+    event: Event,
+    new_messages: Vec<Message>,
+    /// The conversation was rewritten (shorter than what was emitted): start it anew.
+    restart: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Redacts `delivery`, stores what it carries, appends it to the log and hands it to
 /// `listener` before the log is unlocked (blocking).
 fn persist(
     sink: Option<(&Storage, &Mutex<EventLog>)>,
     job: &JobTracker,
     owns_job_usage: bool,
-    event: Event,
-    listener: &dyn EventListener,
+    delivery: Delivery,
+    conversation: &Mutex<Conversation>,
+    listener: &Sink,
     redactor: &Redactor,
 ) -> Result<(), RuntimeError> {
-    let event = redact_event(redactor, event)?;
-    let storage = sink.map(|(s, _)| s);
-    let mut durable = false;
-    if let Event::Run(run) = &event {
-        let payload = &run.payload;
-        if let Some(s) = storage {
-            // Perstack stores the end-of-step checkpoint of `continueToNextStep`; the next
-            // step's is what resuming needs. Both are kept (messages are stored once).
-            if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = payload {
-                s.store_checkpoint(checkpoint)?;
+    let event = redact_event(redactor, delivery.event)?;
+    let new = (delivery.new_messages.into_iter())
+        .map(|m| redact_message(redactor, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut conv = lock(conversation);
+    let update = if delivery.restart {
+        *conv = Conversation::new();
+        Some(conv.append(new).unwrap_or(ConversationUpdate {
+            from: 0,
+            messages: Vec::new(),
+        }))
+    } else {
+        conv.append(new)
+    };
+    let Event::Run(run) = event else {
+        // Runtime events carry no conversation.
+        match sink {
+            Some((s, log)) => {
+                let mut log = lock(log);
+                let event = s.append_event(&mut log, event, false)?.event;
+                listener.plain(&event);
             }
-            if let Some(cp) = payload.checkpoint() {
-                s.store_checkpoint(cp)?;
-            }
+            None => listener.plain(&event),
         }
-        if let Some(cp) = payload.checkpoint() {
-            let (step, usage) = (cp.step_number, cp.usage);
-            job.update(storage, |job| {
-                job.total_steps = job.total_steps.max(step);
-                if owns_job_usage {
-                    job.usage = usage;
-                }
-            })?;
-            durable = true;
+        return Ok(());
+    };
+    let mut run = *run;
+    let storage = sink.map(|(s, _)| s);
+    let lent = if storage.is_some() || matches!(listener, Sink::Full(_)) {
+        fill(&mut run.payload, &mut conv)
+    } else {
+        false
+    };
+    let mut durable = false;
+    if let Some(s) = storage {
+        // Perstack stores the end-of-step checkpoint of `continueToNextStep`; the next
+        // step's is what resuming needs. Both are kept (messages are stored once).
+        if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = &run.payload {
+            s.store_checkpoint(checkpoint)?;
+        }
+        if let Some(cp) = run.payload.checkpoint() {
+            s.store_checkpoint(cp)?;
         }
     }
+    if let Some(cp) = run.payload.checkpoint() {
+        let (step, usage) = (cp.step_number, cp.usage);
+        job.update(storage, |job| {
+            job.total_steps = job.total_steps.max(step);
+            if owns_job_usage {
+                job.usage = usage;
+            }
+        })?;
+        durable = true;
+    }
+    let event = Event::from(run);
     match sink {
         Some((s, log)) => {
-            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut log = lock(log);
             let event = s.append_event(&mut log, event, durable)?.event;
-            listener.on_event(&event);
+            hand_over(listener, event, update, &mut conv, lent);
         }
-        None => listener.on_event(&event),
+        None => hand_over(listener, event, update, &mut conv, lent),
     }
     Ok(())
+}
+
+/// Puts the emitted conversation into the payload's empty conversation slots: lent (moved,
+/// not copied) into the first, copied into a second; `startRun`'s initial checkpoint gets
+/// the messages before the input messages (copied, once per run). True when lent.
+fn fill(payload: &mut RunEventPayload, conv: &mut Conversation) -> bool {
+    if let RunEventPayload::StartRun {
+        initial_checkpoint,
+        input_messages,
+    } = payload
+    {
+        let count = conv.len().saturating_sub(input_messages.len());
+        initial_checkpoint.messages = conv.messages().get(..count).unwrap_or_default().to_vec();
+        return false;
+    }
+    let mut slots = payload.conversations_mut();
+    let Some((first, rest)) = slots.split_first_mut() else {
+        return false;
+    };
+    **first = conv.take_messages();
+    for slot in rest {
+        **slot = first.clone();
+    }
+    true
+}
+
+/// Hands a stored event to the listener, then returns the lent conversation.
+fn hand_over(
+    listener: &Sink,
+    event: Event,
+    update: Option<ConversationUpdate>,
+    conv: &mut Conversation,
+    lent: bool,
+) {
+    if let Sink::Full(l) = listener {
+        l.on_event(&event);
+    }
+    let Event::Run(mut run) = event else {
+        return;
+    };
+    if lent && let Some(first) = run.payload.conversations_mut().into_iter().next() {
+        conv.put_back(std::mem::take(first));
+    }
+    if let Sink::Compact(l) = listener {
+        let RunEvent {
+            id,
+            timestamp,
+            job_id,
+            run_id,
+            expert_key,
+            step_number,
+            payload,
+        } = *run;
+        let compact = CompactRunEvent {
+            id,
+            timestamp,
+            job_id,
+            run_id,
+            expert_key,
+            step_number,
+            conversation: update,
+            payload: conv.encode(payload),
+        };
+        l.on_compact_event(&CompactEvent::Run(Box::new(compact)));
+    }
 }
 
 impl Emitter {
@@ -155,7 +277,7 @@ impl Emitter {
         run_id: &str,
         expert_key: &str,
         storage: Option<Arc<Storage>>,
-        listener: Arc<dyn EventListener>,
+        listener: Sink,
         job: JobTracker,
         owns_job_usage: bool,
     ) -> Result<Self, RuntimeError> {
@@ -182,6 +304,8 @@ impl Emitter {
             redactor: Arc::new(Redactor::new()),
             job,
             owns_job_usage,
+            conversation: Arc::new(Mutex::new(Conversation::new())),
+            seen: 0,
         })
     }
 
@@ -191,20 +315,23 @@ impl Emitter {
         self
     }
 
-    /// Stores `event` (off the executor when there is storage), then hands it to the listener.
-    async fn deliver(&mut self, event: Event) -> Result<(), RuntimeError> {
+    /// Stores `delivery` (off the executor when there is storage), then hands it to the
+    /// listener.
+    async fn deliver(&mut self, delivery: Delivery) -> Result<(), RuntimeError> {
         let (job, owns) = (self.job.clone(), self.owns_job_usage);
-        let listener = Arc::clone(&self.listener);
+        let listener = self.listener.clone();
         let redactor = Arc::clone(&self.redactor);
+        let conv = Arc::clone(&self.conversation);
         match &self.sink {
             Some(sink) => {
                 let (s, log) = (Arc::clone(&sink.storage), Arc::clone(&sink.log));
                 blocking(move || {
-                    persist(Some((&*s, &*log)), &job, owns, event, &*listener, &redactor)
+                    let sink = Some((&*s, &*log));
+                    persist(sink, &job, owns, delivery, &conv, &listener, &redactor)
                 })
                 .await
             }
-            None => persist(None, &job, owns, event, &*listener, &redactor),
+            None => persist(None, &job, owns, delivery, &conv, &listener, &redactor),
         }
     }
 
@@ -215,20 +342,47 @@ impl Emitter {
             job_id: self.meta.job_id.clone(),
             run_id: self.meta.run_id.clone(),
             log: self.sink.clone(),
-            listener: Arc::clone(&self.listener),
+            listener: self.listener.clone(),
             redactor: Arc::clone(&self.redactor),
         }
     }
 
-    /// Emits a run event stamped with `step_number`.
+    /// Emits a run event that carries no conversation (the streaming events), stamped with
+    /// `step_number`.
     pub(crate) async fn emit(
         &mut self,
         step_number: u32,
         payload: RunEventPayload,
     ) -> Result<(), RuntimeError> {
+        self.emit_in(step_number, payload, None).await
+    }
+
+    /// Emits a run event stamped with `step_number`. `conversation` is the machine's
+    /// conversation now: the event's empty conversation slots hold it (`startRun`'s initial
+    /// checkpoint all of it but the input messages), and what is new in it since the last
+    /// event joins the emitted conversation first.
+    pub(crate) async fn emit_in(
+        &mut self,
+        step_number: u32,
+        payload: RunEventPayload,
+        conversation: Option<&[Message]>,
+    ) -> Result<(), RuntimeError> {
         self.meta.step_number = step_number;
+        let (new_messages, restart) = match conversation {
+            Some(c) if c.len() < self.seen => (c.to_vec(), true),
+            Some(c) => (c.get(self.seen..).unwrap_or_default().to_vec(), false),
+            None => (Vec::new(), false),
+        };
+        if let Some(c) = conversation {
+            self.seen = c.len();
+        }
         let event = Event::from(RunEvent::new(&self.meta, payload));
-        self.deliver(event).await
+        self.deliver(Delivery {
+            event,
+            new_messages,
+            restart,
+        })
+        .await
     }
 
     /// Emits a runtime event (also kept in the run's log, for tracing a run to its build).
@@ -241,7 +395,12 @@ impl Emitter {
             &self.meta.run_id,
             payload,
         ));
-        self.deliver(event).await
+        self.deliver(Delivery {
+            event,
+            new_messages: Vec::new(),
+            restart: false,
+        })
+        .await
     }
 }
 

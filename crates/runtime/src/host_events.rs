@@ -18,7 +18,7 @@ use perstack_checkpoint::{EventLog, Storage};
 use perstack_events::{Event, RuntimeEvent, RuntimeEventPayload};
 use perstack_sandbox::Redactor;
 
-use crate::listener::EventListener;
+use crate::listener::{EventListener, Sink};
 use crate::redact::redact_event;
 
 /// A run's event log, shared by the run's emitter and the hosts reporting to the run.
@@ -34,7 +34,7 @@ pub(crate) struct Target {
     pub(crate) job_id: String,
     pub(crate) run_id: String,
     pub(crate) log: Option<RunLog>,
-    pub(crate) listener: Arc<dyn EventListener>,
+    pub(crate) listener: Sink,
     /// Applied to every event before it is stored or seen by the listener.
     pub(crate) redactor: Arc<Redactor>,
 }
@@ -72,7 +72,7 @@ impl HostEvents {
             job_id: job_id.to_string(),
             run_id: run_id.to_string(),
             log: None,
-            listener,
+            listener: Sink::Full(listener),
             redactor: Arc::new(Redactor::new()),
         })
     }
@@ -116,7 +116,7 @@ impl HostEvents {
             Some(run) => {
                 let mut log = run.log.lock().unwrap_or_else(PoisonError::into_inner);
                 match run.storage.append_event(&mut log, event.clone(), false) {
-                    Ok(appended) => target.listener.on_event(&appended.event),
+                    Ok(appended) => target.listener.plain(&appended.event),
                     Err(e) => {
                         tracing::error!(
                             run_id = %target.run_id,
@@ -124,11 +124,11 @@ impl HostEvents {
                             "could not store a {} event",
                             event.type_name()
                         );
-                        target.listener.on_event(&event);
+                        target.listener.plain(&event);
                     }
                 }
             }
-            None => target.listener.on_event(&event),
+            None => target.listener.plain(&event),
         }
     }
 }

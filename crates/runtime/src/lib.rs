@@ -47,7 +47,7 @@ mod tools;
 pub use approval::{Decision, ToolCallDecision};
 pub use error::RuntimeError;
 pub use host_events::HostEvents;
-pub use listener::{CollectingListener, EventListener};
+pub use listener::{CollectingListener, CompactEventListener, EventListener};
 pub use outcome::{RunOutcome, exit_code};
 pub use perstack_sandbox::Redactor;
 pub use resume::waiting_checkpoints;

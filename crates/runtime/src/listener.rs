@@ -1,9 +1,9 @@
 //! Where events go: the CLI prints them, an embedding program handles them.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use perstack_events::Event;
+use perstack_events::{CompactEvent, Event};
 
 /// Receives every event of a run, in order, after its checkpoint is stored.
 ///
@@ -59,5 +59,52 @@ impl EventListener for CollectingListener {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(event.clone());
+    }
+}
+
+/// Receives every event of a run in the compact form (`--events compact`,
+/// [`crate::Runtime::with_compact_listener`]): each message once, when it joins the
+/// conversation; checkpoints and steps by reference. `perstack_events::Rebuilder` turns the
+/// events back into Perstack's.
+///
+/// Called on the runtime's tasks: keep it quick.
+pub trait CompactEventListener: Send + Sync {
+    /// One event.
+    fn on_compact_event(&self, event: &CompactEvent);
+}
+
+impl<F: Fn(&CompactEvent) + Send + Sync> CompactEventListener for F {
+    fn on_compact_event(&self, event: &CompactEvent) {
+        self(event)
+    }
+}
+
+/// Where a run's events go, in the form the listener takes.
+#[derive(Clone)]
+pub(crate) enum Sink {
+    /// Perstack's events.
+    Full(Arc<dyn EventListener>),
+    /// The compact stream.
+    Compact(Arc<dyn CompactEventListener>),
+}
+
+impl Sink {
+    /// An event that is the same in both forms (runtime events, unknown ones).
+    pub(crate) fn plain(&self, event: &Event) {
+        match self {
+            Sink::Full(l) => l.on_event(event),
+            Sink::Compact(l) => {
+                let compact = match event {
+                    Event::Runtime(e) => CompactEvent::Runtime(e.clone()),
+                    Event::Unknown(v) => CompactEvent::Unknown(v.clone()),
+                    // Run events go through the emitter, which knows their conversation;
+                    // one arriving here is passed on whole rather than dropped.
+                    Event::Run(e) => {
+                        CompactEvent::Unknown(serde_json::to_value(e).unwrap_or_default())
+                    }
+                };
+                l.on_compact_event(&compact);
+            }
+        }
     }
 }

@@ -6,25 +6,47 @@
 //! Expert was asked to write holds what it wrote), while everything that leaves the loop is
 //! redacted. A continued or resumed run starts from the stored, redacted conversation.
 
+use perstack_core::Message;
 use perstack_events::Event;
 use perstack_sandbox::Redactor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::RuntimeError;
 
+/// `value` with every secret replaced, in every string (keys included); `what` names it in
+/// an error. A value without secrets is returned as is.
+fn redact_value<T: Serialize + DeserializeOwned>(
+    redactor: &Redactor,
+    value: T,
+    what: &str,
+) -> Result<T, RuntimeError> {
+    let failed = |e: serde_json::Error| RuntimeError::Redaction {
+        event_type: what.to_string(),
+        reason: e.to_string(),
+    };
+    let mut json = serde_json::to_value(&value).map_err(failed)?;
+    if !redactor.redact_json(&mut json) {
+        return Ok(value);
+    }
+    serde_json::from_value(json).map_err(failed)
+}
+
 /// `event` with every secret the redactor knows (held values and secret shapes) replaced,
 /// in every string of the event, keys included. An event without secrets is returned as is.
+/// The emitter hands it run events without their conversation (redacted once per message,
+/// [`redact_message`]), so this costs what the event adds, not the run's history.
 pub(crate) fn redact_event(redactor: &Redactor, event: Event) -> Result<Event, RuntimeError> {
-    let mut value = serde_json::to_value(&event).map_err(|e| RuntimeError::Redaction {
-        event_type: event.type_name().to_string(),
-        reason: e.to_string(),
-    })?;
-    if !redactor.redact_json(&mut value) {
-        return Ok(event);
-    }
-    Event::from_value(value).map_err(|e| RuntimeError::Redaction {
-        event_type: event.type_name().to_string(),
-        reason: e.to_string(),
-    })
+    let what = event.type_name().to_string();
+    redact_value(redactor, event, &what)
+}
+
+/// One message of the conversation, redacted as [`redact_event`] would inside an event.
+pub(crate) fn redact_message(
+    redactor: &Redactor,
+    message: Message,
+) -> Result<Message, RuntimeError> {
+    redact_value(redactor, message, "message")
 }
 
 #[cfg(test)]

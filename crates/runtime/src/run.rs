@@ -15,7 +15,7 @@ use crate::delegation::{Delegated, Ended};
 use crate::emitter::{Emitter, JobTracker, blocking};
 use crate::error::RuntimeError;
 use crate::host_events::{HostEvents, Target};
-use crate::listener::EventListener;
+use crate::listener::{CompactEventListener, EventListener, Sink};
 use crate::machine::Machine;
 use crate::outcome::RunOutcome;
 use crate::setting::RunSetting;
@@ -30,7 +30,7 @@ pub struct Runtime {
     provider: Arc<dyn Provider>,
     tools: Arc<dyn ToolHostFactory>,
     pub(crate) storage: Option<Arc<Storage>>,
-    listener: Arc<dyn EventListener>,
+    listener: Sink,
     redactor: Arc<Redactor>,
 }
 
@@ -55,7 +55,7 @@ impl Runtime {
             provider,
             tools,
             storage: None,
-            listener: Arc::new(|_: &perstack_events::Event| {}),
+            listener: Sink::Full(Arc::new(|_: &perstack_events::Event| {})),
             redactor: Arc::new(Redactor::new()),
         }
     }
@@ -66,9 +66,18 @@ impl Runtime {
         self
     }
 
-    /// Sends every event to `listener`.
+    /// Sends every event to `listener`, in Perstack's form (the default).
     pub fn with_listener(mut self, listener: Arc<dyn EventListener>) -> Self {
-        self.listener = listener;
+        self.listener = Sink::Full(listener);
+        self
+    }
+
+    /// Sends every event to `listener` in the compact form instead (`--events compact`):
+    /// each message once, checkpoints and steps by reference, and per-event work that
+    /// follows what the event adds rather than the run's history. Replaces
+    /// [`Runtime::with_listener`]'s listener.
+    pub fn with_compact_listener(mut self, listener: Arc<dyn CompactEventListener>) -> Self {
+        self.listener = Sink::Compact(listener);
         self
     }
 
@@ -254,7 +263,7 @@ impl Runtime {
             &setting.run_id,
             key,
             self.storage.clone(),
-            Arc::clone(&self.listener),
+            self.listener.clone(),
             tracker.clone(),
             owns_job_usage,
         )

@@ -42,6 +42,17 @@ impl Conversation {
         self.messages.is_empty()
     }
 
+    /// Moves the messages out, to lend them to an event without copying them; the
+    /// conversation is empty until [`Conversation::put_back`] returns them.
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+
+    /// Returns the messages [`Conversation::take_messages`] lent out.
+    pub fn put_back(&mut self, messages: Vec<Message>) {
+        self.messages = messages;
+    }
+
     /// Appends `messages` and returns the update that says so (None when there are none).
     pub fn append(&mut self, messages: Vec<Message>) -> Option<ConversationUpdate> {
         if messages.is_empty() {

@@ -14,7 +14,7 @@ pub(super) fn finishing_step(m: &mut Machine) -> Transition {
     if m.setting.max_steps.is_some_and(|max| steps_taken >= max) {
         cp.status = CheckpointStatus::StoppedByExceededMaxSteps;
         let payload = RunEventPayload::StopRunByExceededMaxSteps {
-            checkpoint: cp.clone(),
+            checkpoint: cp.without_messages(),
             step: m.step.clone(),
         };
         return (payload, State::Stopped);
@@ -22,18 +22,17 @@ pub(super) fn finishing_step(m: &mut Machine) -> Transition {
     if let Some((reason, budget)) = budget::exceeded(&m.setting, &cp.usage) {
         cp.status = CheckpointStatus::StoppedByBudget;
         let payload = RunEventPayload::StopRunByBudget {
-            checkpoint: cp.clone(),
+            checkpoint: cp.without_messages(),
             step: m.step.clone(),
             reason,
             budget: Some(budget),
         };
         return (payload, State::Stopped);
     }
-    let checkpoint = cp.clone();
-    let mut next = cp.clone();
-    next.id = new_id();
-    next.step_number += 1;
-    *cp = next.clone();
+    let checkpoint = cp.without_messages();
+    cp.id = new_id();
+    cp.step_number += 1;
+    let next = cp.without_messages();
     let step = m.step.clone();
     m.step.input_messages = None;
     let payload = RunEventPayload::ContinueToNextStep {
@@ -51,7 +50,7 @@ pub(super) fn calling_interactive_tool(m: &mut Machine) -> Transition {
     cp.partial_tool_results = m.step.partial_tool_results.clone();
     m.step = finished(&m.step);
     let payload = RunEventPayload::StopRunByInteractiveTool {
-        checkpoint: cp.clone(),
+        checkpoint: cp.without_messages(),
         step: m.step.clone(),
     };
     (payload, State::Stopped)
@@ -73,7 +72,7 @@ pub(super) fn stop_by_approval(
     m.step.partial_tool_results = Some(partial);
     m.step = finished(&m.step);
     let payload = RunEventPayload::StopRunByApproval {
-        checkpoint: cp.clone(),
+        checkpoint: cp.without_messages(),
         step: m.step.clone(),
         tool_calls: awaiting,
     };
@@ -101,7 +100,7 @@ pub(super) fn calling_delegate(m: &mut Machine) -> Transition {
     cp.partial_tool_results = m.step.partial_tool_results.clone();
     m.step = finished(&m.step);
     let payload = RunEventPayload::StopRunByDelegate {
-        checkpoint: cp.clone(),
+        checkpoint: cp.without_messages(),
         step: m.step.clone(),
     };
     (payload, State::Stopped)

@@ -107,7 +107,8 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
         | CheckpointStatus::StoppedByBudget
         | CheckpointStatus::StoppedBySignal => input.text.iter().map(Message::user_text).collect(),
     };
-    let initial_checkpoint = m.checkpoint.clone();
+    // The emitter puts the conversation in (without the input messages).
+    let initial_checkpoint = m.checkpoint.without_messages();
     m.checkpoint.status = CheckpointStatus::Proceeding;
     m.checkpoint.messages.extend(input_messages.iter().cloned());
     m.step.input_messages = Some(input_messages.clone());

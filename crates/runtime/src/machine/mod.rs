@@ -7,6 +7,7 @@
 //! ```text
 //! Init ─startRun→ PreparingForStep ─startGeneration→ GeneratingToolCall
 //!   PreparingForStep ─resumeToolCalls→ CallingTool | ─finishAllToolCalls→ FinishingStep
+//!                    ─stopRunByError→ Stopped (the Expert's skills did not start)
 //!   GeneratingToolCall ─callTools→ CallingTool | ─completeRun→ Stopped
 //!                      ─retry→ FinishingStep | ─stopRunByError→ Stopped
 //!   CallingTool ─resolveToolResults→ ResolvingToolResult ─finishToolCall→ FinishingStep
@@ -41,7 +42,7 @@ use crate::emitter::Emitter;
 use crate::error::RuntimeError;
 use crate::setting::RunSetting;
 use crate::stop::StopSignal;
-use crate::tools::{ToolEntry, ToolHost};
+use crate::tools::{ToolEntry, ToolHost, ToolHostError};
 
 /// States of a run (Perstack's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub(crate) struct Machine {
     pub(crate) approved: HashSet<String>,
     /// Steps of this run that ended in a retry: they do not count toward `max_steps`.
     pub(crate) retried_steps: u32,
+    /// Why the Expert's skills did not start: the run stops by error after `startRun`.
+    pub(crate) unstarted: Option<ToolHostError>,
 }
 
 impl Machine {
@@ -118,6 +121,7 @@ impl Machine {
             stop,
             approved: HashSet::new(),
             retried_steps: 0,
+            unstarted: None,
         }
     }
 
@@ -145,7 +149,11 @@ impl Machine {
                 step_number,
                 "transition"
             );
-            self.emitter.emit(step_number, payload).await?;
+            // Conversations travel apart from the payload (see the emitter).
+            let conversation = Some(self.checkpoint.messages.as_slice());
+            self.emitter
+                .emit_in(step_number, payload, conversation)
+                .await?;
             state = next;
         }
     }

@@ -186,7 +186,7 @@ pub(super) fn stop_by_error(
     cp.error = Some(error.clone());
     m.step = finished(&m.step);
     let payload = RunEventPayload::StopRunByError {
-        checkpoint: cp.clone(),
+        checkpoint: cp.without_messages(),
         step: m.step.clone(),
         error,
     };
@@ -209,7 +209,7 @@ pub(super) fn stop_by_signal(
         StopCause::Signal(signal) => {
             cp.status = perstack_core::CheckpointStatus::StoppedBySignal;
             RunEventPayload::StopRunBySignal {
-                checkpoint: cp.clone(),
+                checkpoint: cp.without_messages(),
                 step: m.step.clone(),
                 signal,
             }
@@ -217,7 +217,7 @@ pub(super) fn stop_by_signal(
         StopCause::WallClock(limit) => {
             cp.status = perstack_core::CheckpointStatus::StoppedByBudget;
             RunEventPayload::StopRunByBudget {
-                checkpoint: cp.clone(),
+                checkpoint: cp.without_messages(),
                 step: m.step.clone(),
                 reason: format!("maxDuration {} ms reached", limit.as_millis()),
                 budget: Some(BudgetExceeded::Duration {
@@ -246,7 +246,7 @@ pub(super) fn complete(
     m.step = finished(&m.step);
     m.result_text = Some(text.clone());
     let payload = RunEventPayload::CompleteRun {
-        checkpoint: cp.clone(),
+        checkpoint: cp.without_messages(),
         step: m.step.clone(),
         text,
         usage,

@@ -1,12 +1,17 @@
-//! `PreparingForStep`: resume pending tool calls, hand in collected results, or generate.
+//! `PreparingForStep`: resume pending tool calls, hand in collected results, or generate
+//! (or stop, when the Expert's skills did not start).
 
-use perstack_core::Usage;
+use perstack_core::{CheckpointError, Usage};
 use perstack_events::RunEventPayload;
 
-use super::parts::tool_message;
+use super::parts::{stop_by_error, tool_message};
 use super::{Machine, State, Transition};
+use crate::tools::ToolHostError;
 
 pub(super) fn preparing_for_step(m: &mut Machine) -> Transition {
+    if let Some(failure) = m.unstarted.take() {
+        return stop_unstarted(m, failure);
+    }
     let cp = &mut m.checkpoint;
     if let Some(pending) = cp.pending_tool_calls.clone().filter(|p| !p.is_empty()) {
         let partial = cp.partial_tool_results.clone().unwrap_or_default();
@@ -43,8 +48,25 @@ pub(super) fn preparing_for_step(m: &mut Machine) -> Transition {
         started_at: perstack_core::now_ms(),
         finished_at: None,
     };
+    // The emitter puts the conversation in.
     let payload = RunEventPayload::StartGeneration {
-        messages: cp.messages.clone(),
+        messages: Vec::new(),
     };
     (payload, State::GeneratingToolCall)
+}
+
+/// The Expert's skills did not start: stop before any generation, with the query in the
+/// checkpoint, so that continuing the job after the fix starts them again and goes on.
+fn stop_unstarted(m: &mut Machine, failure: ToolHostError) -> Transition {
+    let error = CheckpointError {
+        name: "SkillStartError".into(),
+        message: format!(
+            "expert \"{}\": {}; no model call was made. Fix the skill (its command, \
+             endpoint or server) and continue this job",
+            m.setting.expert_key, failure.message
+        ),
+        status_code: None,
+        is_retryable: false,
+    };
+    stop_by_error(m, error, Vec::new())
 }
