@@ -1,31 +1,78 @@
 //! One MCP client session (rmcp) to a skill: handshake, tool listing, tool calls with a
 //! timeout that also give up at once when the server process dies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use perstack_events::ServerInfo;
+use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
+    ProtocolVersion,
 };
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::transport::IntoTransport;
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-/// Our identity in the MCP handshake.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct HostClient;
+use super::elicitation::{ElicitationAnswer, ElicitationHandler, with_defaults};
+
+/// Our identity in the MCP handshake, and the answers to a server's requests.
+#[derive(Clone, Default)]
+pub(crate) struct HostClient {
+    /// The skill this session serves.
+    pub skill: String,
+    /// Who answers elicitation requests (none: the capability is not declared).
+    pub elicitation: Option<Arc<dyn ElicitationHandler>>,
+}
+
+impl std::fmt::Debug for HostClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostClient")
+            .field("skill", &self.skill)
+            .field("elicitation", &self.elicitation.is_some())
+            .finish()
+    }
+}
 
 impl ClientHandler for HostClient {
     fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        if self.elicitation.is_some() {
+            capabilities.elicitation =
+                Some(ElicitationCapability::new().with_form(FormElicitationCapability::new()));
+        }
         // We use the `initialize` handshake, so we ask for the newest version that has one
         // (rmcp's default names a later revision that replaced the handshake).
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("perstack", env!("CARGO_PKG_VERSION")),
         )
         .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let Some(handler) = &self.elicitation else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let params = serde_json::to_value(&request)
+            .map_err(|e| ErrorData::internal_error(format!("unreadable elicitation: {e}"), None))?;
+        let schema = params
+            .get("requestedSchema")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(match handler.elicit(&self.skill, params).await {
+            ElicitationAnswer::Accept(content) => ElicitResult::new(ElicitationAction::Accept)
+                .with_content(Value::Object(with_defaults(content, &schema))),
+            ElicitationAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
+            ElicitationAnswer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+        })
     }
 }
 
@@ -66,12 +113,16 @@ pub(crate) struct Session {
 
 impl Session {
     /// Runs the MCP handshake over `transport`.
-    pub async fn connect<T, E, A>(transport: T, gone: watch::Receiver<bool>) -> Result<Self, String>
+    pub async fn connect<T, E, A>(
+        client: HostClient,
+        transport: T,
+        gone: watch::Receiver<bool>,
+    ) -> Result<Self, String>
     where
         T: IntoTransport<RoleClient, E, A>,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let service = HostClient
+        let service = client
             .serve(transport)
             .await
             .map_err(|e| format!("MCP handshake failed: {e}"))?;

@@ -18,10 +18,12 @@ mod call;
 mod catalogue;
 mod client;
 mod convert;
+mod elicitation;
 mod events;
 mod forwarder;
 mod groups;
 mod lazy;
+mod oauth;
 mod options;
 mod plan;
 mod ready;
@@ -37,8 +39,10 @@ use perstack_core::config::ExpertConfig;
 pub use call::{CallOutcome, DelegateCall, ToolOutput};
 pub use catalogue::{Catalogue, CatalogueEntry, ToolKind};
 pub use convert::without_nulls;
+pub use elicitation::{ElicitationAnswer, ElicitationHandler, with_defaults};
 pub use events::{ChannelSink, NoEvents, SkillEventSink};
 pub use groups::kill_all_skill_processes;
+pub use oauth::{AuthorizationAgent, MAX_AUTHORIZATIONS, OAuthSettings};
 pub use options::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, HostOptions,
     MAX_STDERR_LINE,
@@ -270,8 +274,16 @@ fn spawn_start(
             endpoint,
             filter,
             allowed_domains,
+            oauth,
         } => Some(tokio::spawn(async move {
-            remote::start_remote(name, endpoint, filter, allowed_domains, &options, events).await
+            let remote = remote::RemoteSpec {
+                name,
+                endpoint,
+                filter,
+                allowed_domains,
+                oauth,
+            };
+            remote::start_remote(remote, &options, events).await
         })),
         PlannedSkill::Interactive { .. } | PlannedSkill::Delegate { .. } => None,
     }

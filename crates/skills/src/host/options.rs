@@ -8,6 +8,8 @@ use perstack_core::egress::Egress;
 use perstack_sandbox::Redactor;
 use perstack_sandbox::env::{EnvSource, ProcessEnv};
 
+use super::elicitation::ElicitationHandler;
+use super::oauth::AuthorizationAgent;
 use crate::base::BaseSkillOptions;
 
 /// Default time a skill has from spawn to a finished tool listing.
@@ -58,6 +60,11 @@ pub struct HostOptions {
     /// Send remote skills' MCP traffic to `perstack proxy` over its Unix socket (the proxy
     /// resolves, checks and connects; no DNS or network is needed here).
     pub egress: Option<Egress>,
+    /// Answers skills' elicitation requests; none: the host declares no elicitation.
+    pub elicitation: Option<Arc<dyn ElicitationHandler>>,
+    /// The user's step of OAuth's authorization-code grant, for remote skills whose
+    /// `oauth.grant` is `authorizationCode` (none: such skills fail to start).
+    pub authorization_agent: Option<Arc<dyn AuthorizationAgent>>,
 }
 
 impl std::fmt::Debug for HostOptions {
@@ -78,6 +85,8 @@ impl std::fmt::Debug for HostOptions {
                 &self.loopback_remote_skills_for_tests,
             )
             .field("egress", &self.egress)
+            .field("elicitation", &self.elicitation.is_some())
+            .field("authorization_agent", &self.authorization_agent.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +109,8 @@ impl HostOptions {
             interactive_skills: true,
             loopback_remote_skills_for_tests: false,
             egress: None,
+            elicitation: None,
+            authorization_agent: None,
         }
     }
 

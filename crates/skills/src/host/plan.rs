@@ -3,7 +3,8 @@
 
 use indexmap::IndexMap;
 use perstack_core::config::{
-    BASE_SKILL_NAME, ExpertConfig, InteractiveSkill, RemoteSkill, SkillConfig, StdioSkill,
+    BASE_SKILL_NAME, ExpertConfig, InteractiveSkill, RemoteOAuth, RemoteSkill, SkillConfig,
+    StdioSkill,
 };
 use perstack_core::{ExpertKey, ToolDefinition};
 use serde_json::{Value, json};
@@ -127,6 +128,8 @@ pub enum PlannedSkill {
         filter: ToolFilter,
         /// Domains the connection may reach.
         allowed_domains: Option<Vec<String>>,
+        /// OAuth settings (`oauth`), secrets named by environment variable.
+        oauth: Option<RemoteOAuth>,
     },
     /// Tools answered by the application.
     Interactive {
@@ -232,12 +235,14 @@ fn plan_skill(name: &str, skill: &SkillConfig) -> Result<PlannedSkill, SkillErro
         SkillConfig::McpSseSkill(RemoteSkill {
             endpoint,
             allowed_domains,
+            oauth,
             ..
         }) => PlannedSkill::Remote {
             name: name.to_string(),
             endpoint: endpoint.clone(),
             filter: ToolFilter::of(skill),
             allowed_domains: allowed_domains.clone(),
+            oauth: oauth.clone(),
         },
         SkillConfig::InteractiveSkill(s) => PlannedSkill::Interactive {
             name: name.to_string(),

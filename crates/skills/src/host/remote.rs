@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use perstack_core::config::RemoteOAuth;
 use perstack_events::RuntimeEventPayload;
 use perstack_sandbox::net::client_builder;
 use perstack_sandbox::{NetworkGuard, NetworkPolicy};
@@ -16,20 +17,39 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use tokio::sync::watch;
 
 use super::events::SkillEventSink;
+use super::oauth::{Http, OAuth, OAuthClient, OAuthSettings};
 use super::options::HostOptions;
 use super::plan::ToolFilter;
 use super::start::{Backend, Started, connect, finish};
 use crate::error::SkillError;
 
+/// A remote skill as planned.
+pub(crate) struct RemoteSpec {
+    /// Skill name.
+    pub name: String,
+    /// Endpoint URL.
+    pub endpoint: String,
+    /// Its pick/omit.
+    pub filter: ToolFilter,
+    /// Domains the connection may reach.
+    pub allowed_domains: Option<Vec<String>>,
+    /// Its `oauth` table.
+    pub oauth: Option<RemoteOAuth>,
+}
+
 /// Connects to a remote skill.
 pub(crate) async fn start_remote(
-    name: String,
-    endpoint: String,
-    filter: ToolFilter,
-    allowed_domains: Option<Vec<String>>,
+    spec: RemoteSpec,
     options: &HostOptions,
     events: Arc<dyn SkillEventSink>,
 ) -> Result<Started, SkillError> {
+    let RemoteSpec {
+        name,
+        endpoint,
+        filter,
+        allowed_domains,
+        oauth,
+    } = spec;
     let refuse = |reason: String| SkillError::Startup {
         skill: name.clone(),
         reason,
@@ -88,10 +108,29 @@ pub(crate) async fn start_remote(
         .map_err(|e| refuse(format!("cannot build the HTTP client: {e}")))?;
     let config =
         StreamableHttpClientTransportConfig::with_uri(uri.as_str()).reinit_on_expired_session(true);
-    let transport = StreamableHttpClientTransport::with_client(client, config);
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
-    let connected = connect(&name, transport, gone_rx, &filter, options.startup_timeout).await;
+    let connected = match oauth {
+        None => {
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            connect(&name, transport, gone_rx, &filter, options).await
+        }
+        Some(table) => {
+            let settings = OAuthSettings::from_config(&table, options.env.as_ref())
+                .map_err(|e| refuse(e.clone()))?;
+            let http = Http::new(client.clone(), options.egress.clone());
+            let auth = OAuth::new(
+                url.clone(),
+                settings,
+                options.authorization_agent.clone(),
+                http,
+            )
+            .map_err(&refuse)?;
+            let client = OAuthClient::new(client, Arc::new(auth));
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            connect(&name, transport, gone_rx, &filter, options).await
+        }
+    };
     let backend = Backend::Remote { _gone: gone_tx };
     finish(name, connected, backend, t0, None, spawned, options, events).await
 }
