@@ -14,6 +14,7 @@ pub mod expert_key;
 pub mod id;
 pub mod input_file;
 pub mod job;
+pub mod loopback;
 pub mod message;
 pub mod pricing;
 pub mod schema;

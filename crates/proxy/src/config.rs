@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perstack_core::config::{PerstackConfig, ProviderName, SkillConfig};
+use perstack_core::loopback::loopback_host;
 use perstack_providers::{AuthStyle, EnvLookup, KeySource, ProviderSpec, Secret};
 use perstack_sandbox::net::{DomainRule, Resolver, SystemResolver, normalise_host};
 use url::Url;
@@ -360,6 +361,17 @@ impl Builder {
                     entry: remote.endpoint.clone(),
                     reason: e.to_string(),
                 })?;
+                // Loopback is the sandbox's own interface, not egress: the runtime connects
+                // to such an endpoint itself, never through the proxy.
+                if loopback_host(&url).is_some() {
+                    self.warnings.push(format!(
+                        "skill {name} of {expert}: endpoint {} is on loopback; the runtime \
+                         connects to it directly (inside its own network namespace), not \
+                         through this proxy",
+                        remote.endpoint
+                    ));
+                    return self.add_domains(remote.allowed_domains.as_deref());
+                }
                 let (scheme, host, port) =
                     url_parts(&url).map_err(|reason| ProxyError::BadEntry {
                         flag: "endpoint",
@@ -379,6 +391,10 @@ impl Builder {
             SkillConfig::McpStdioSkill(stdio) => stdio.allowed_domains.as_deref(),
             SkillConfig::InteractiveSkill(_) => None,
         };
+        self.add_domains(domains)
+    }
+
+    fn add_domains(&mut self, domains: Option<&[String]>) -> Result<(), ProxyError> {
         for entry in domains.unwrap_or_default() {
             let rule = DomainRule::parse(entry).map_err(|e| ProxyError::BadEntry {
                 flag: "allowedDomains",

@@ -370,3 +370,63 @@ mod spellings {
         }
     }
 }
+
+/// The loopback-only guard of a plain-http endpoint on this machine: every address a name
+/// resolves to must be loopback (127.0.0.0/8, ::1), and nothing else gets through, not even
+/// a global address.
+#[tokio::test]
+async fn loopback_only_guard_stays_on_this_machine() {
+    let resolver = resolver()
+        .with("half-local.test", &[ip("127.0.0.1"), ip("93.184.216.34")])
+        .with("loop-v4.test", &[ip("127.8.9.10")]);
+    let g = NetworkGuard::new(NetworkPolicy::default(), Arc::new(resolver)).loopback_only();
+    for ok in [
+        "http://localhost:8080/mcp",
+        "http://127.0.0.1/",
+        "http://127.1/",
+        "http://127.200.0.1/",
+        "http://[::1]:1/",
+        "https://localhost/",
+        "http://loop-v4.test/",
+    ] {
+        assert!(g.check_url(ok).await.is_ok(), "{ok}");
+    }
+    assert_eq!(
+        g.check_url("http://half-local.test/").await.unwrap_err(),
+        Refusal::NotLoopback {
+            host: "half-local.test".into(),
+            ip: ip("93.184.216.34"),
+        }
+    );
+    for bad in [
+        "http://public.test/",
+        "http://8.8.8.8/",
+        "http://10.0.0.1/",
+        "http://0.0.0.0/",
+        "http://[::]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::127.0.0.1]/",
+        "http://[fe80::1]/",
+        "http://metadata.test/",
+    ] {
+        assert!(
+            matches!(g.check_url(bad).await, Err(Refusal::NotLoopback { .. })),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn loopback_only_guard_refuses_a_redirect_off_the_machine() {
+    let (port, server) = redirect_server("http://public.test/final".into(), 2).await;
+    let guard = NetworkGuard::new(NetworkPolicy::default(), Arc::new(resolver())).loopback_only();
+    let client = GuardedClient::new(Arc::new(guard)).unwrap();
+    let err = get(&client, &format!("http://127.0.0.1:{port}/start"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GuardedError::Refused(Refusal::NotLoopback { ip, .. }) if *ip == self::ip("93.184.216.34")),
+        "{err:?}"
+    );
+    server.abort();
+}

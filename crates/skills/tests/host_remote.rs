@@ -1,6 +1,6 @@
-//! Remote skills: the network guard's refusals (hermetic), and MCP streamable HTTP against
-//! `@modelcontextprotocol/server-everything` on loopback (peer), which needs the test-only
-//! loopback allowance.
+//! Remote skills: the scheme rule and the network guard's refusals (hermetic), a loopback
+//! http endpoint reached (hermetic), and MCP streamable HTTP against
+//! `@modelcontextprotocol/server-everything` on plain http over loopback (peer).
 
 // Test code: panicking helpers and catch-all arms that fail the test are fine.
 #![allow(
@@ -32,10 +32,9 @@ fn remote(endpoint: &str, allowed: Option<&[&str]>) -> SkillConfig {
     })
 }
 
-async fn start_err(skill: SkillConfig, loopback: bool) -> String {
+async fn start_err(skill: SkillConfig) -> String {
     let ws = workspace();
     let mut opts = options(&ws);
-    opts.loopback_remote_skills_for_tests = loopback;
     opts.startup_timeout = Duration::from_secs(10);
     let (sink, _ev) = events();
     let err = SkillHost::start(&expert_with(vec![("r", skill)]), &no_experts(), opts, sink)
@@ -51,31 +50,55 @@ async fn start_err(skill: SkillConfig, loopback: bool) -> String {
 #[tokio::test]
 async fn the_network_guard_refuses_what_production_must_not_reach() {
     assert_eq!(
-        start_err(remote("http://example.com/mcp", None), false).await,
-        "skill \"r\" failed to start: endpoint http://example.com/mcp must use https (remote skills connect to public https only)"
+        start_err(remote("http://example.com/mcp", None)).await,
+        "skill \"r\" failed to start: endpoint http://example.com/mcp must use https (plain http is allowed only for loopback hosts: localhost, 127.0.0.0/8 or [::1])"
     );
-    let loopback = start_err(remote("https://127.0.0.1:9/mcp", None), false).await;
-    assert!(loopback.contains("network access refused"), "{loopback}");
-    let metadata = start_err(remote("https://169.254.169.254/latest", None), false).await;
+    let metadata = start_err(remote("https://169.254.169.254/latest", None)).await;
     assert!(metadata.contains("network access refused"), "{metadata}");
-    let mapped = start_err(remote("https://[::ffff:127.0.0.1]/mcp", None), false).await;
+    let mapped = start_err(remote("https://[::ffff:127.0.0.1]/mcp", None)).await;
     assert!(mapped.contains("network access refused"), "{mapped}");
-    let not_allowed = start_err(
-        remote("https://example.org/mcp", Some(&["example.com"])),
-        false,
-    )
-    .await;
+    let private = start_err(remote("https://10.0.0.1/mcp", None)).await;
+    assert!(private.contains("network access refused"), "{private}");
+    let not_allowed = start_err(remote("https://example.org/mcp", Some(&["example.com"]))).await;
     assert!(
         not_allowed.contains("not in allowedDomains"),
         "{not_allowed}"
     );
-    // The test allowance covers loopback literals over http, nothing else.
-    let named = start_err(remote("http://localhost:9/mcp", None), true).await;
-    assert!(named.contains("must use https"), "{named}");
-    let private = start_err(remote("https://10.0.0.1/mcp", None), true).await;
-    assert!(private.contains("network access refused"), "{private}");
-    let ftp = start_err(remote("ftp://127.0.0.1/mcp", None), true).await;
-    assert!(ftp.contains("must use https"), "{ftp}");
+    // Plain http only where `perstack validate` allows it: loopback by the shared rule.
+    for not_loopback in [
+        "http://[::ffff:127.0.0.1]/mcp",
+        "http://[::127.0.0.1]/mcp",
+        "http://0.0.0.0:9/mcp",
+        "http://127.0.0.1.nip.io/mcp",
+        "http://localhost.example.com/mcp",
+        "http://app.localhost/mcp",
+        "http://10.0.0.1/mcp",
+    ] {
+        let err = start_err(remote(not_loopback, None)).await;
+        assert!(err.contains("must use https"), "{not_loopback}: {err}");
+    }
+    let ftp = start_err(remote("ftp://127.0.0.1/mcp", None)).await;
+    assert!(ftp.contains("has scheme \"ftp\"; use https"), "{ftp}");
+}
+
+/// A loopback endpoint passes the scheme rule and the guard: what fails is the connection
+/// (nothing listens), and the message says so.
+#[tokio::test]
+async fn a_loopback_http_endpoint_is_connected_to() {
+    let port = free_port();
+    for endpoint in [
+        format!("http://127.0.0.1:{port}/mcp"),
+        format!("http://127.1:{port}/mcp"),
+        format!("http://localhost:{port}/mcp"),
+        format!("http://[::1]:{port}/mcp"),
+    ] {
+        let err = start_err(remote(&endpoint, None)).await;
+        assert!(
+            !err.contains("must use https") && !err.contains("network access refused"),
+            "{endpoint}: {err}"
+        );
+        assert!(err.contains("MCP handshake failed"), "{endpoint}: {err}");
+    }
 }
 
 fn free_port() -> u16 {
@@ -114,8 +137,7 @@ async fn server_everything_over_streamable_http_on_loopback() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let ws = workspace();
-    let mut opts = options(&ws);
-    opts.loopback_remote_skills_for_tests = true;
+    let opts = options(&ws);
     let (sink, mut ev) = events();
     let mut skill = RemoteSkill {
         endpoint: format!("http://127.0.0.1:{port}/mcp"),

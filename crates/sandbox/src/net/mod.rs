@@ -76,6 +76,16 @@ pub enum Refusal {
         /// Why.
         reason: &'static str,
     },
+    /// A loopback-only guard (a plain-http endpoint on this machine) met another address.
+    #[error(
+        "{host} resolves to {ip}, which is not a loopback address; a plain-http endpoint must stay on this machine"
+    )]
+    NotLoopback {
+        /// The host.
+        host: String,
+        /// The offending address.
+        ip: IpAddr,
+    },
     /// A redirect chain is too long.
     #[error("more than {0} redirects")]
     TooManyRedirects(usize),
@@ -131,12 +141,26 @@ pub enum StaticCheck {
 pub struct NetworkGuard {
     policy: NetworkPolicy,
     resolver: Arc<dyn Resolver>,
+    loopback_only: bool,
 }
 
 impl NetworkGuard {
     /// A guard resolving names with `resolver`.
     pub fn new(policy: NetworkPolicy, resolver: Arc<dyn Resolver>) -> Self {
-        NetworkGuard { policy, resolver }
+        NetworkGuard {
+            policy,
+            resolver,
+            loopback_only: false,
+        }
+    }
+
+    /// The same guard letting through loopback addresses only (127.0.0.0/8, ::1; the rule
+    /// of [`perstack_core::loopback`]) instead of global ones: for an endpoint on this
+    /// machine, which may be plain http. A name must resolve to loopback addresses only.
+    #[must_use]
+    pub fn loopback_only(mut self) -> Self {
+        self.loopback_only = true;
+        self
     }
 
     /// A guard using the system resolver.
@@ -226,10 +250,20 @@ impl NetworkGuard {
         }
     }
 
-    /// Refuses a non-global address unless the operator allowed it.
+    /// Refuses a non-global address unless the operator allowed it (a loopback-only guard:
+    /// any address that is not loopback).
     pub fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), Refusal> {
         if self.policy.allowed_addresses.contains(&ip) {
             return Ok(());
+        }
+        if self.loopback_only {
+            if perstack_core::loopback::is_loopback_ip(ip) {
+                return Ok(());
+            }
+            return Err(Refusal::NotLoopback {
+                host: host.to_string(),
+                ip,
+            });
         }
         match non_global_reason(ip) {
             Some(reason) => Err(Refusal::NonGlobal {

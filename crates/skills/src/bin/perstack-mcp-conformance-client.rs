@@ -125,14 +125,7 @@ impl AuthorizationAgent for Browser {
         url: String,
     ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> {
         Box::pin(async move {
-            let policy = NetworkPolicy {
-                allowed_addresses: vec![
-                    std::net::Ipv4Addr::LOCALHOST.into(),
-                    std::net::Ipv6Addr::LOCALHOST.into(),
-                ],
-                ..NetworkPolicy::default()
-            };
-            let guard = NetworkGuard::system(policy);
+            let guard = NetworkGuard::system(NetworkPolicy::default()).loopback_only();
             let client = client_builder(Arc::new(guard))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -157,15 +150,13 @@ async fn run(url: &str, scenario: &str, context: &Value) -> Result<(), String> {
     let workspace = std::env::temp_dir();
     let (oauth, env) = oauth_for(scenario, context);
     let mut options = HostOptions::new(&workspace).with_env(Arc::new(env));
-    options.loopback_remote_skills_for_tests = true;
     options.elicitation = Some(Arc::new(AcceptDefaults));
     options.authorization_agent = Some(Arc::new(Browser));
     let mut skills = indexmap::IndexMap::new();
     skills.insert(
         "server".to_string(),
         SkillConfig::McpSseSkill(RemoteSkill {
-            // The allowance covers loopback literals only.
-            endpoint: url.replacen("://localhost", "://127.0.0.1", 1),
+            endpoint: url.to_string(),
             oauth,
             ..RemoteSkill::default()
         }),

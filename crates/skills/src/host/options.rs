@@ -53,10 +53,6 @@ pub struct HostOptions {
     /// Offer the Expert's interactive skills (off for a delegated run, as in Perstack: only
     /// the top-level run can stop for the application).
     pub interactive_skills: bool,
-    /// TESTS ONLY: let remote skills connect to `http://127.0.0.1` / `http://[::1]`
-    /// literals. No `perstack.toml` key or CLI flag sets this; it exists so that the
-    /// remote-skill path can be tested against a server on loopback.
-    pub loopback_remote_skills_for_tests: bool,
     /// Send remote skills' MCP traffic to `perstack proxy` over its Unix socket (the proxy
     /// resolves, checks and connects; no DNS or network is needed here).
     pub egress: Option<Egress>,
@@ -80,10 +76,6 @@ impl std::fmt::Debug for HostOptions {
             .field("extra_write_paths", &self.extra_write_paths)
             .field("hide_storage", &self.hide_storage)
             .field("interactive_skills", &self.interactive_skills)
-            .field(
-                "loopback_remote_skills_for_tests",
-                &self.loopback_remote_skills_for_tests,
-            )
             .field("egress", &self.egress)
             .field("elicitation", &self.elicitation.is_some())
             .field("authorization_agent", &self.authorization_agent.is_some())
@@ -107,7 +99,6 @@ impl HostOptions {
             hide_storage: true,
             redactor: Arc::new(Redactor::new()),
             interactive_skills: true,
-            loopback_remote_skills_for_tests: false,
             egress: None,
             elicitation: None,
             authorization_agent: None,

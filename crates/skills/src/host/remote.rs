@@ -1,14 +1,15 @@
 //! Remote skills (`mcpSseSkill` / `mcpHttpSkill`): MCP streamable HTTP through the network
-//! guard. Production endpoints must be public https; the guard resolves the host, refuses
-//! non-global addresses and pins the connection to the checked ones, enforces
+//! guard. An endpoint must be https to global addresses, or on loopback (http or https, by
+//! [`perstack_core::loopback`]) and then reached on loopback addresses only. The guard
+//! resolves the host, pins the connection to the checked addresses, enforces
 //! `allowedDomains`, and checks every redirect again. rmcp's transport carries the
 //! session id and re-initialises an expired session.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use perstack_core::config::RemoteOAuth;
+use perstack_core::loopback::{https_problem, loopback_host};
 use perstack_events::RuntimeEventPayload;
 use perstack_sandbox::net::client_builder;
 use perstack_sandbox::{NetworkGuard, NetworkPolicy};
@@ -54,28 +55,28 @@ pub(crate) async fn start_remote(
         skill: name.clone(),
         reason,
     };
-    let loopback_allowed = options.loopback_remote_skills_for_tests;
     let url = url_of(&endpoint).map_err(&refuse)?;
-    let test_loopback = loopback_allowed && url.scheme() == "http" && is_loopback_literal(&url);
-    if url.scheme() != "https" && !test_loopback {
-        return Err(refuse(format!(
-            "endpoint {endpoint} must use https (remote skills connect to public https only)"
-        )));
+    if let Some(problem) = https_problem(&url, &format!("endpoint {endpoint}")) {
+        return Err(refuse(problem));
     }
-    let mut policy = match &allowed_domains {
+    let policy = match &allowed_domains {
         Some(entries) => NetworkPolicy::with_allowed_domains(entries)
             .map_err(|r| refuse(format!("network access refused: {r}")))?,
         None => NetworkPolicy::default(),
     };
-    if loopback_allowed {
-        policy.allowed_addresses = vec![
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ];
+    // An endpoint on loopback (the one rule `perstack validate` applies) may be plain http
+    // and is reached on loopback only; any other must be https to global addresses.
+    let on_loopback = loopback_host(&url).is_some();
+    let mut guard = NetworkGuard::system(policy);
+    if on_loopback {
+        guard = guard.loopback_only();
     }
-    let guard = Arc::new(NetworkGuard::system(policy));
+    let guard = Arc::new(guard);
+    // Loopback is not egress: it is this sandbox's own interface, which the proxy outside
+    // cannot reach, so a loopback endpoint is connected to here even with `--egress`.
+    let egress = options.egress.as_ref().filter(|_| !on_loopback);
     let t0 = Instant::now();
-    match &options.egress {
+    match egress {
         // The proxy resolves and checks the host against its own allowlist and the same
         // guard; here only what needs no resolution (the sandbox has no DNS).
         Some(_) => guard
@@ -83,7 +84,7 @@ pub(crate) async fn start_remote(
             .map(|_| ())
             .map_err(|r| refuse(format!("network access refused: {r}")))?,
         None => guard
-            .check_url(&endpoint)
+            .check_url(url.as_str())
             .await
             .map(|_| ())
             .map_err(|r| refuse(format!("network access refused: {r}")))?,
@@ -95,8 +96,9 @@ pub(crate) async fn start_remote(
         args: Vec::new(),
     });
     let mut builder = client_builder(guard);
-    let mut uri = endpoint.clone();
-    if let Some(egress) = &options.egress {
+    // The parsed URL, not the raw text: the host checked is the host connected to.
+    let mut uri = url.to_string();
+    if let Some(egress) = egress {
         builder = builder.unix_socket(egress.socket());
         uri = egress
             .route(&url)
@@ -118,7 +120,7 @@ pub(crate) async fn start_remote(
         Some(table) => {
             let settings = OAuthSettings::from_config(&table, options.env.as_ref())
                 .map_err(|e| refuse(e.clone()))?;
-            let http = Http::new(client.clone(), options.egress.clone());
+            let http = Http::new(client.clone(), egress.cloned());
             let auth = OAuth::new(
                 url.clone(),
                 settings,
@@ -137,12 +139,4 @@ pub(crate) async fn start_remote(
 
 fn url_of(endpoint: &str) -> Result<url::Url, String> {
     url::Url::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?} is not a URL: {e}"))
-}
-
-fn is_loopback_literal(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(_)) | None => false,
-    }
 }

@@ -1,10 +1,11 @@
 //! URL rules: https only (loopback http allowed for local endpoints), no credentials.
 
-use url::{Host, Url};
+use url::Url;
 
 use super::Sink;
 use crate::config::diagnostic::KeyPath;
 use crate::config::model::PerstackConfig;
+use crate::loopback::https_problem;
 
 /// Why a URL is not acceptable, or `None` when it is.
 pub(crate) fn url_problem(raw: &str, require_https: bool) -> Option<String> {
@@ -18,23 +19,10 @@ pub(crate) fn url_problem(raw: &str, require_https: bool) -> Option<String> {
                 .to_string(),
         );
     }
-    match url.scheme() {
-        "https" => None,
-        "http" if !require_https || is_loopback(&url) => None,
-        "http" => Some(format!(
-            "\"{raw}\" must use https (plain http is allowed only for loopback hosts such as localhost or 127.0.0.1)"
-        )),
-        other => Some(format!("\"{raw}\" has scheme \"{other}\"; use https")),
+    if !require_https && matches!(url.scheme(), "http" | "https") {
+        return None;
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    https_problem(&url, &format!("\"{raw}\""))
 }
 
 pub(crate) fn check_top_level(config: &PerstackConfig, root: &KeyPath, sink: &mut Sink<'_>) {
