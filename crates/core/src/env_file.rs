@@ -1,14 +1,21 @@
 //! Env files (`.env`, `.env.local`, `--env-path`): parsed into a map, never written into the
 //! process environment, so a library caller's environment stays untouched.
+//!
+//! Precedence is Perstack's (its CLI hands the files to dotenv, which never overrides): a
+//! variable set to a non-empty value in the process environment wins, then the first env
+//! file that sets it, in the order the files are listed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
 use crate::CoreError;
+use crate::config::{DEFAULT_ENV_PATHS, PerstackConfig};
 use crate::input_file::{InputFile, read_input_file};
 
-/// Variables loaded from env files; later files override earlier ones.
+/// Variables loaded from env files; the first file to set a variable wins (within one
+/// file, its last line does).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvFiles {
     vars: IndexMap<String, String>,
@@ -32,8 +39,10 @@ impl EnvFiles {
                 }
                 Err(e) => return Err(e),
             };
-            for (k, v) in parse_env(&path, &text)? {
-                env.vars.insert(k, v);
+            let mut file: IndexMap<String, String> = IndexMap::new();
+            file.extend(parse_env(&path, &text)?);
+            for (k, v) in file {
+                env.vars.entry(k).or_insert(v);
             }
             env.loaded.push(path);
         }
@@ -55,12 +64,106 @@ impl EnvFiles {
         &self.loaded
     }
 
-    /// A variable from the files, else from the process environment.
+    /// A variable from the process environment (when set and not empty), else from the
+    /// files.
     pub fn lookup(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .map(str::to_string)
-            .or_else(|| std::env::var(name).ok())
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.get(name).map(str::to_string))
     }
+}
+
+/// The environment a run sees: the process environment plus the env files, resolved as
+/// Perstack resolves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunEnv {
+    vars: BTreeMap<String, String>,
+    files: Vec<PathBuf>,
+    loaded: Vec<PathBuf>,
+}
+
+impl RunEnv {
+    /// Resolves the run's environment. The env files are `flags` (`--env-path`) when given,
+    /// else the config's top-level `envPath`, else `.env` and `.env.local`; relative paths
+    /// start at `cwd`, missing files are skipped. `process` is the process environment
+    /// (see [`process_env`]): a variable set there to a non-empty value wins; otherwise the
+    /// first file that sets it does.
+    pub fn resolve(
+        cwd: &Path,
+        flags: &[PathBuf],
+        config: &PerstackConfig,
+        process: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, CoreError> {
+        let names: Vec<String> = if flags.is_empty() {
+            config.env_paths()
+        } else {
+            flags.iter().map(|p| p.display().to_string()).collect()
+        };
+        let files_read = EnvFiles::load(cwd, &names)?;
+        // Perstack drops empty values of the process environment before loading the files.
+        let mut vars: BTreeMap<String, String> =
+            process.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        for (k, v) in files_read.vars() {
+            vars.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Ok(RunEnv {
+            vars,
+            files: names.iter().map(|n| cwd.join(n)).collect(),
+            loaded: files_read.loaded,
+        })
+    }
+
+    /// Every variable, by name.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// Every variable, by name (owned).
+    pub fn into_vars(self) -> BTreeMap<String, String> {
+        self.vars
+    }
+
+    /// The env files the run reads (existing or not), as paths from the current folder.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The env files that existed and were read.
+    pub fn loaded(&self) -> &[PathBuf] {
+        &self.loaded
+    }
+
+    /// The files tools must neither read nor change: those the run reads, plus `.env` and
+    /// `.env.local` next to the config (where this runtime looked before and where keys are
+    /// often kept) and any `envPath` written under `[provider]` (ignored, but likely secret).
+    pub fn files_to_protect(
+        &self,
+        cwd: &Path,
+        config_dir: &Path,
+        config: &PerstackConfig,
+    ) -> Vec<PathBuf> {
+        let mut out = self.files.clone();
+        let extra = DEFAULT_ENV_PATHS.iter().map(|n| config_dir.join(n)).chain(
+            config
+                .provider
+                .iter()
+                .flat_map(|p| p.env_path.iter().flatten())
+                .map(|n| cwd.join(n)),
+        );
+        for p in extra {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+/// The process environment as text: variables whose name or value is not UTF-8 cannot be
+/// passed on as text and are left out (reading them would panic).
+pub fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
 }
 
 /// Parses env-file text: `KEY=VALUE`, optional `export `, `#` comments, single quotes
@@ -197,17 +300,19 @@ mod tests {
     }
 
     #[test]
-    fn later_files_override_and_missing_files_are_skipped() {
+    fn the_first_file_wins_and_missing_files_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), "A=1\nB=1\n").unwrap();
-        std::fs::write(dir.path().join(".env.local"), "B=2\n").unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\nB=1\nB=3\n").unwrap();
+        std::fs::write(dir.path().join(".env.local"), "B=2\nC=2\n").unwrap();
         let env = EnvFiles::load(
             dir.path(),
             &[".env".into(), ".env.local".into(), "missing.env".into()],
         )
         .unwrap();
+        // dotenv's rule, as Perstack loads `.env` then `.env.local`: nothing overrides.
         assert_eq!(env.get("A"), Some("1"));
-        assert_eq!(env.get("B"), Some("2"));
+        assert_eq!(env.get("B"), Some("3"));
+        assert_eq!(env.get("C"), Some("2"));
         assert_eq!(env.loaded().len(), 2);
     }
 }
