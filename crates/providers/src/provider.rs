@@ -88,8 +88,15 @@ pub struct HttpProvider {
 impl HttpProvider {
     /// A provider for `spec`.
     pub fn new(spec: ProviderSpec, options: ClientOptions) -> Result<Self, ProviderError> {
-        crate::tls::install_crypto_provider();
+        // The system's roots are read at the first handshake (or now, in the background,
+        // for an https endpoint), not here: see crate::tls.
+        let warm = options.egress.is_none() && spec.base_url.scheme() == "https";
+        let tls = crate::tls::client_config(warm).map_err(|e| ProviderError::Config {
+            provider: spec.name,
+            message: format!("cannot configure TLS: {e}"),
+        })?;
         let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("perstack/", env!("CARGO_PKG_VERSION")));
         if let Some(egress) = &options.egress {
