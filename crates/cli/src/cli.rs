@@ -22,6 +22,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process arguments; exits with clap's message (status 2) on bad usage, with
+    /// a hint when `-i` was given a value the old way (`-i ANSWER`).
+    pub fn parse_args() -> Self {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Cli::try_parse_from(&argv) {
+            Ok(cli) => cli,
+            Err(e) => {
+                let _ = e.print();
+                let i_given = argv
+                    .iter()
+                    .any(|a| a == "-i" || a == "--interactive-tool-call-result");
+                if e.use_stderr() && i_given {
+                    eprintln!(
+                        "\nnote: -i takes no value (as in Perstack): the query is the answer, \
+                         e.g. `perstack run --continue-job JOB -i EXPERT \"ANSWER\"`; or give it \
+                         with `=`: --interactive-tool-call-result=ANSWER"
+                    );
+                }
+                std::process::exit(e.exit_code())
+            }
+        }
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -312,6 +337,8 @@ pub struct ValidateArgs {
 pub enum SchemaArg {
     /// One line of the event stream.
     Events,
+    /// One line of the compact event stream (`run --events compact`).
+    EventsCompact,
     /// perstack.toml.
     Config,
     /// A checkpoint file.
@@ -342,6 +369,38 @@ pub struct RunArgs {
     /// Which job or checkpoint to continue, and with what answer.
     #[command(flatten)]
     pub resume: ResumeOptions,
+    /// Events on stdout: full (Perstack's, every checkpoint whole) or compact (each message
+    /// once, checkpoints by id; see docs/events.md) [env: PERSTACK_EVENTS].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "PERSTACK_EVENTS",
+        default_value = "full",
+        hide_env = true
+    )]
+    pub events: EventsArg,
+}
+
+/// The form of `run`'s events on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsArg {
+    /// Perstack's events.
+    Full,
+    /// Each message once; checkpoints and steps by reference.
+    Compact,
+}
+
+impl RunArgs {
+    /// The answer to the pending interactive tool call, when `-i` was given: the flag's
+    /// value (`--interactive-tool-call-result=ANSWER`), else the query (Perstack's form).
+    pub fn interactive_answer(&self) -> Option<&str> {
+        match &self.resume.interactive_tool_call_result {
+            None => None,
+            Some(Some(value)) => Some(value),
+            Some(None) => Some(&self.query),
+        }
+    }
 }
 
 /// Flags every command that runs an Expert takes (`run`, `start`, `replay --resume-from`).
@@ -390,9 +449,21 @@ pub struct RunOptions {
     /// call cannot raise it [default: maxToolCallSeconds in perstack.toml, else 300].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tool_time: Option<u64>,
-    /// Env file to load (repeatable) [default: .env, .env.local next to perstack.toml].
+    /// Env file to load (repeatable; replaces envPath): a variable already set in the
+    /// environment wins, then the first file that sets it [default: envPath in
+    /// perstack.toml, else .env then .env.local in the current folder].
     #[arg(long, value_name = "PATH")]
     pub env_path: Vec<PathBuf>,
+    /// Pass a variable to every stdio skill and `exec` child (repeatable): NAME passes its
+    /// value from the environment or the env files (as Perstack's --env NAME), NAME=VALUE
+    /// sets it. Provider keys and variables that change how programs load are refused.
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Where the Expert runs: local (this process, the default) or docker (refused with the
+    /// `docker run` commands for the hardened image; see docs/container.md). Perstack's
+    /// cursor, claude-code and gemini adapters are refused.
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub runtime: Option<RuntimeArg>,
     /// Workspace folder the Expert works in; checkpoints go to <workspace>/perstack/ unless --state-dir is given [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -407,6 +478,34 @@ pub struct RunOptions {
     /// `run`: debug logs on stderr. `start`: skill start-up and stderr lines in the transcript.
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// `--runtime`: Perstack's runtime names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// This process (exec and stdio skills confined).
+    Local,
+    /// The container image (refused, with the commands that run it).
+    Docker,
+    /// Perstack's Cursor adapter (not available).
+    Cursor,
+    /// Perstack's Claude Code adapter (not available).
+    ClaudeCode,
+    /// Perstack's Gemini CLI adapter (not available).
+    Gemini,
+}
+
+impl RuntimeArg {
+    /// The name as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeArg::Local => "local",
+            RuntimeArg::Docker => "docker",
+            RuntimeArg::Cursor => "cursor",
+            RuntimeArg::ClaudeCode => "claude-code",
+            RuntimeArg::Gemini => "gemini",
+        }
+    }
 }
 
 /// How a run continues an earlier one (`run` and `start`).
@@ -424,9 +523,18 @@ pub struct ResumeOptions {
     /// Resume from this checkpoint of the job (requires --continue-job).
     #[arg(long, value_name = "CHECKPOINT_ID", requires = "continue_job")]
     pub resume_from: Option<String>,
-    /// Answer to a pending interactive tool call: plain text, or JSON {toolCallId, toolName, skillName, text}.
-    #[arg(short = 'i', long, value_name = "RESULT")]
-    pub interactive_tool_call_result: Option<String>,
+    /// The query is the answer to the pending interactive tool call (as in Perstack:
+    /// `perstack run --continue -i expert "the answer"`): plain text, or JSON {toolCallId,
+    /// toolName, skillName, text}. `--interactive-tool-call-result=ANSWER` (with `=`) gives
+    /// the answer as the flag's value instead, with an empty query.
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "ANSWER",
+        num_args = 0..=1,
+        require_equals = true
+    )]
+    pub interactive_tool_call_result: Option<Option<String>>,
     /// Approve a call a stoppedByApproval run waits on: it runs on resume (repeatable).
     #[arg(
         long,
@@ -545,7 +653,12 @@ Examples:
   perstack run --continue writer \"Now shorten it\"
   perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
        query adds no message; a job killed before its first step starts over with the query)
-  perstack run --continue-job JOB -i '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}' writer \"\"
+
+Answering an interactive tool (the run stopped with exit 3; as in Perstack, -i makes the
+query the answer):
+  perstack run --continue -i writer \"blue\"
+  perstack run --continue-job JOB -i writer '{\"toolCallId\":\"c1\",\"toolName\":\"ask\",\"skillName\":\"ui\",\"text\":\"yes\"}'
+  perstack run --continue-job JOB --interactive-tool-call-result=blue writer \"\"
 
 In a container, with the key held by `perstack proxy` outside it:
   perstack run --egress unix:///run/perstack/egress.sock --config /config/perstack.toml \\

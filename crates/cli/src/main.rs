@@ -17,8 +17,6 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 
 /// Exit codes documented in `perstack run --help`.
@@ -45,7 +43,7 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     // `start --verbose` shows skill lines in the transcript instead of debug logs.
     let verbose = matches!(&cli.command, Command::Run(a) if a.options.verbose);
     init_logging(verbose);

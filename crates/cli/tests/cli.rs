@@ -185,7 +185,7 @@ fn run_checks_its_inputs_and_keeps_stdout_for_events() {
     for (flags, why) in [
         (&["--reason", "no"][..], "--reason needs --deny"),
         (
-            &["--approve", "c1", "-i", "yes"][..],
+            &["--approve", "c1", "-i"][..],
             "--approve conflicts with -i",
         ),
     ] {

@@ -235,7 +235,7 @@ fn an_interactive_stop_without_an_answer_on_stdin_exits_3_with_the_resume_comman
     let job = job_id(ws.path());
     assert!(
         stdout(&out).contains(&format!(
-            "perstack start --config {config} --workspace {} --continue-job {job} -i 'YOUR ANSWER' asker \"\"",
+            "perstack start --config {config} --workspace {} --continue-job {job} -i asker 'YOUR ANSWER'",
             ws.path().display()
         )),
         "{}",

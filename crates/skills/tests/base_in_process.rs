@@ -362,6 +362,28 @@ async fn exec_runs_argv_without_shell_and_with_a_minimal_env() {
 }
 
 #[tokio::test]
+async fn exec_children_get_the_operators_passed_env_and_a_call_may_override_it() {
+    let env = start(BaseSkillOptions {
+        passed_env: BTreeMap::from([
+            ("FOO".to_string(), "from-operator".to_string()),
+            ("BAR".to_string(), "kept".to_string()),
+        ]),
+        ..BaseSkillOptions::default()
+    })
+    .await;
+    let mut args = exec_args("env", &[]);
+    args["env"] = json!({"FOO": "from-call"});
+    let r = call(&env, "exec", args).await;
+    let out = json_of(&r)["output"].as_str().unwrap().to_string();
+    let mut lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("FOO=") || l.starts_with("BAR="))
+        .collect();
+    lines.sort();
+    assert_eq!(lines, vec!["BAR=kept", "FOO=from-call"]);
+}
+
+#[tokio::test]
 async fn exec_confinement_is_reported() {
     let ws = tempfile::tempdir().unwrap();
     let skill = BaseSkill::new(ws.path(), BaseSkillOptions::default()).unwrap();

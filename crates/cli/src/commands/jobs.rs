@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::log_cost::{self, JobCost};
 use crate::cli::{JobsArgs, StorageArgs};
 use crate::exit;
+use crate::render::shell_word;
 
 /// `perstack jobs`.
 pub fn run(args: &JobsArgs) -> u8 {
@@ -182,7 +183,13 @@ fn continue_command(job: &Job) -> Option<String> {
                 shell_word(&job.coordinator_expert_key)
             ));
         }
-        JobStatus::StoppedByInteractiveTool => " -i ANSWER",
+        JobStatus::StoppedByInteractiveTool => {
+            return Some(format!(
+                "perstack run --continue-job {} -i {} ANSWER",
+                shell_word(&job.id),
+                shell_word(&job.coordinator_expert_key)
+            ));
+        }
         JobStatus::StoppedByApproval => " --approve CALL_ID",
         JobStatus::StoppedByMaxSteps => " --max-steps N",
         JobStatus::StoppedByBudget => " --max-total-tokens N",
@@ -193,18 +200,6 @@ fn continue_command(job: &Job) -> Option<String> {
         shell_word(&job.id),
         shell_word(&job.coordinator_expert_key)
     ))
-}
-
-/// `s` quoted for a POSIX shell when it needs to be.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./@:=+,".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// A short age: 42s, 5m, 3h, 2d.
@@ -254,6 +249,11 @@ mod tests {
         assert_eq!(
             continue_command(&job("j", JobStatus::StoppedByApproval, 0)).as_deref(),
             Some("perstack run --continue-job j --approve CALL_ID writer \"\"")
+        );
+        // As in Perstack, -i makes the query the answer.
+        assert_eq!(
+            continue_command(&job("j", JobStatus::StoppedByInteractiveTool, 0)).as_deref(),
+            Some("perstack run --continue-job j -i writer ANSWER")
         );
         assert_eq!(
             continue_command(&job("it's", JobStatus::StoppedBySignal, 0)).as_deref(),

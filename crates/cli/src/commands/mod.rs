@@ -14,6 +14,7 @@ mod prompt;
 pub mod proxy;
 pub mod replay;
 pub mod run;
+mod run_flags;
 pub mod schema;
 pub mod skill;
 pub mod start;

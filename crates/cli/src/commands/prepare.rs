@@ -58,6 +58,23 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         return Err("--max-steps must be at least 1".into());
     }
     super::why::check_flags(opts.max_duration)?;
+    let provider_name = opts
+        .provider
+        .as_deref()
+        .and_then(|p| p.parse::<ProviderName>().ok())
+        .unwrap_or_else(|| loaded.config.provider_name());
+    super::run_flags::check_runtime(args, &path, provider_name)?;
+    if matches!(&args.resume.interactive_tool_call_result, Some(Some(_)))
+        && !args.query.trim().is_empty()
+    {
+        return Err(format!(
+            "--interactive-tool-call-result=... gives the answer, and the query {:?} would be \
+             ignored: pass the answer once, either as the query with -i \
+             (`perstack run --continue -i EXPERT \"ANSWER\"`) or as the flag's value with an \
+             empty query",
+            args.query
+        ));
+    }
     let model = opts
         .model
         .clone()
@@ -87,6 +104,9 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     // The process environment, overlaid by the env files (never written back).
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    // `--env`: for every child, and visible to `requiredEnv` checks like any other variable.
+    let passed = super::run_flags::passed_env(&opts.env, &env)?;
+    env.extend(passed.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut config = loaded.config.clone();
     let redactor = Arc::new(crate::secrets::redactor(&config, &env));
     crate::log_redact::install(Arc::clone(&redactor));
@@ -168,6 +188,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
             )),
     );
     host_options.redactor = Arc::clone(&redactor);
+    host_options.base.passed_env = passed;
     if let Some(secs) = opts.max_tool_time.or(config.max_tool_call_seconds) {
         host_options = host_options.with_max_tool_time(Duration::from_secs(secs));
     }
@@ -276,7 +297,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
     if !args.resume.approve.is_empty() || !args.resume.deny.is_empty() {
         return decisions(args, checkpoint);
     }
-    let Some(raw) = &args.resume.interactive_tool_call_result else {
+    let Some(raw) = args.interactive_answer() else {
         // A blank query adds no empty user message to a continued run (a run stopped by a
         // limit, an error or a signal resumes without one).
         if checkpoint.is_some() && args.query.trim().is_empty() {
@@ -322,7 +343,7 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         tool_call_id: call.id.clone(),
         tool_name: call.tool_name.clone(),
         skill_name: call.skill_name.clone(),
-        text: raw.clone(),
+        text: raw.to_string(),
         is_error: None,
     }))
 }

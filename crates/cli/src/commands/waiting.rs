@@ -23,9 +23,7 @@ pub(super) fn waiting_delegate(
     }
     let mut waiting = waiting_checkpoints(storage, &job.id).map_err(|e| e.to_string())?;
     let answered = args
-        .resume
-        .interactive_tool_call_result
-        .as_deref()
+        .interactive_answer()
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
         .and_then(|v| v.get("toolCallId")?.as_str().map(str::to_string));
     let named: Vec<&str> = args
@@ -129,7 +127,8 @@ mod tests {
         assert_eq!(pick(&["--deny", "c1"], &job).as_deref(), Some("cpA"));
         assert_eq!(pick(&[], &job).as_deref(), Some("cpA"));
         let json = r#"{"toolCallId":"c2","toolName":"exec","skillName":"tools","text":"x"}"#;
-        assert_eq!(pick(&["-i", json], &job).as_deref(), Some("cpB"));
+        let flag = format!("--interactive-tool-call-result={json}");
+        assert_eq!(pick(&[&flag], &job).as_deref(), Some("cpB"));
         job.status = JobStatus::Completed;
         assert_eq!(pick(&[], &job), None);
     }

@@ -195,7 +195,7 @@ pub(crate) fn exit_line(
         CheckpointStatus::StoppedByInteractiveTool | CheckpointStatus::StoppedByApproval => {
             format!(
                 "stopped waiting for you (an interactive tool or an approval): answer with \
-                 `perstack run --continue-job {job} {} -i ...` or --approve/--deny",
+                 `perstack run --continue-job {job} -i {} \"ANSWER\"` or --approve/--deny",
                 facts.expert_key
             )
         }

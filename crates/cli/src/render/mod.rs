@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use perstack_events::{Event, InteractiveToolCallInfo};
 
 pub use invocation::Invocation;
+pub(crate) use stop::shell_word;
 pub use style::Style;
 
 /// What `initializeRuntime` said about a run, kept until its `startRun`.

@@ -24,7 +24,7 @@ pub(super) fn status_name(status: CheckpointStatus) -> &'static str {
 }
 
 /// `s` as one shell word: bare when safe, else single-quoted.
-pub(super) fn shell_word(s: &str) -> String {
+pub(crate) fn shell_word(s: &str) -> String {
     let safe = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "@/._:-+=,".contains(c));
@@ -38,13 +38,18 @@ pub(super) fn shell_word(s: &str) -> String {
 /// `perstack start [--config C] [--workspace W] --continue-job JOB <flags> EXPERT ""`: the
 /// transcript is for a person, who goes on with `start` (it takes every flag of `run`).
 fn resume_command(inv: &Invocation, job: &str, flags: &str, expert: &str) -> String {
+    continue_command(inv, job, flags, expert, "\"\"")
+}
+
+/// `perstack start ... --continue-job JOB FLAGS EXPERT QUERY` (QUERY already quoted).
+fn continue_command(inv: &Invocation, job: &str, flags: &str, expert: &str, query: &str) -> String {
     let flags = if flags.is_empty() {
         String::new()
     } else {
         format!(" {flags}")
     };
     format!(
-        "perstack start{} --continue-job {}{flags} {} \"\"",
+        "perstack start{} --continue-job {}{flags} {} {query}",
         inv.run_flags(),
         shell_word(job),
         shell_word(expert)
@@ -102,7 +107,7 @@ impl Renderer {
                 }
                 hint(
                     "answer",
-                    resume_command(inv, job, "-i 'YOUR ANSWER'", expert),
+                    continue_command(inv, job, "-i", expert, "'YOUR ANSWER'"),
                 );
             }
             RunEventPayload::StopRunByApproval { tool_calls, .. } => {

@@ -72,6 +72,11 @@ pub(crate) async fn exec(
         Err(e) => return sandbox_fail(&e),
     };
     let (mut env, dropped) = exec_env(env_source, &p.env);
+    for (name, value) in &opts.passed_env {
+        if !p.env.contains_key(name) {
+            env.insert(name.clone(), value.clone());
+        }
+    }
     env.insert("TMPDIR".into(), tmp.path.display().to_string());
     if !dropped.is_empty() {
         tracing::info!(?dropped, "exec: environment variables dropped");

@@ -1,9 +1,10 @@
-//! The built-in base skill: Perstack's 16 base tools as an MCP server (rmcp), on the
+//! The built-in base skill: Perstack's 17 base tools as an MCP server (rmcp), on the
 //! workspace boundary of `perstack-sandbox`. Served in-process to the runtime (over an
 //! in-memory duplex stream, no process spawn) or as a stdio MCP server for any MCP client.
 
 mod exec;
 mod files;
+mod health;
 mod media;
 mod mime;
 mod params;
@@ -11,6 +12,7 @@ mod result;
 mod server;
 mod todo;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -31,7 +33,7 @@ use crate::error::SkillError;
 pub const BASE_SKILL_SERVER_NAME: &str = "@perstack/base";
 
 /// The tool names, in Perstack's order.
-pub const BASE_TOOL_NAMES: [&str; 16] = perstack_core::config::BASE_SKILL_TOOLS;
+pub const BASE_TOOL_NAMES: [&str; 17] = perstack_core::config::BASE_SKILL_TOOLS;
 
 /// Operator settings of a base skill instance.
 #[derive(Debug, Clone)]
@@ -58,6 +60,10 @@ pub struct BaseSkillOptions {
     /// The run's policy files (config, env files, lockfile): the file tools refuse to change
     /// them (and to read env files); `exec` children get them read-only (env files covered).
     pub protected: Vec<ProtectedFile>,
+    /// Variables the operator passes to every child (`perstack run --env`): `exec` children
+    /// get them (a call's own `env` wins), and so do stdio skills (see
+    /// [`crate::host::HostOptions::base`]). The caller refuses protected names.
+    pub passed_env: BTreeMap<String, String>,
 }
 
 impl Default for BaseSkillOptions {
@@ -72,6 +78,7 @@ impl Default for BaseSkillOptions {
             hide_storage: true,
             max_tool_time: DEFAULT_MAX_TOOL_TIME,
             protected: Vec::new(),
+            passed_env: BTreeMap::new(),
         }
     }
 }
@@ -84,6 +91,8 @@ pub struct BaseSkill {
     pub(crate) options: Arc<BaseSkillOptions>,
     pub(crate) env: Arc<dyn EnvSource + Send + Sync>,
     pub(crate) tool_router: rmcp::handler::server::router::tool::ToolRouter<BaseSkill>,
+    /// When the instance was made (`healthCheck`'s uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl std::fmt::Debug for BaseSkill {
@@ -119,6 +128,7 @@ impl BaseSkill {
             options: Arc::new(options),
             env,
             tool_router: Self::tool_router(),
+            started: std::time::Instant::now(),
         })
     }
 
