@@ -337,8 +337,6 @@ pub struct ValidateArgs {
 pub enum SchemaArg {
     /// One line of the event stream.
     Events,
-    /// One line of the compact event stream (`run --events compact`).
-    EventsCompact,
     /// perstack.toml.
     Config,
     /// A checkpoint file.

@@ -13,7 +13,7 @@ use rmcp::service::RoleClient;
 use rmcp::transport::IntoTransport;
 use tokio::sync::watch;
 
-use super::client::Session;
+use super::client::{HostClient, Session};
 use super::convert::tool_definition;
 use super::events::SkillEventSink;
 use super::forwarder::Forwarder;
@@ -121,14 +121,7 @@ pub(crate) async fn start_base(
     let served = serve_in_process(base);
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
-    let connected = connect(
-        &name,
-        served.stream,
-        gone_rx,
-        &filter,
-        options.startup_timeout,
-    )
-    .await;
+    let connected = connect(&name, served.stream, gone_rx, &filter, options).await;
     let backend = Backend::InProcess {
         server: served.server,
         _gone: gone_tx,
@@ -226,14 +219,7 @@ pub(crate) async fn start_stdio(
         }
     };
     let spawned = t0.elapsed();
-    let connected = connect(
-        &name,
-        pipes,
-        process.exited(),
-        &filter,
-        options.startup_timeout,
-    )
-    .await;
+    let connected = connect(&name, pipes, process.exited(), &filter, options).await;
     let backend = Backend::Stdio {
         process,
         tmp,
@@ -265,7 +251,7 @@ pub(crate) async fn connect<T, E, A>(
     transport: T,
     gone: watch::Receiver<bool>,
     filter: &ToolFilter,
-    timeout: Duration,
+    options: &HostOptions,
 ) -> Result<Connected, SkillError>
 where
     T: IntoTransport<RoleClient, E, A>,
@@ -277,7 +263,13 @@ where
     };
     let work = async {
         let t = Instant::now();
-        let session = Session::connect(transport, gone).await.map_err(&startup)?;
+        let client = HostClient {
+            skill: name.to_string(),
+            elicitation: options.elicitation.clone(),
+        };
+        let session = Session::connect(client, transport, gone)
+            .await
+            .map_err(&startup)?;
         let handshake = t.elapsed();
         let t = Instant::now();
         let listed = session.list_tools().await.map_err(&startup)?;
@@ -299,6 +291,7 @@ where
             discovery,
         })
     };
+    let timeout = options.startup_timeout;
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(startup(format!(
