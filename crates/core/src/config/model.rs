@@ -600,12 +600,13 @@ impl PerstackConfig {
 }
 
 /// The tools of the built-in base skill, with Perstack's names.
-pub const BASE_SKILL_TOOLS: [&str; 16] = [
+pub const BASE_SKILL_TOOLS: [&str; 17] = [
     "attemptCompletion",
     "todo",
     "clearTodo",
     "exec",
     "getFileInfo",
+    "healthCheck",
     "readTextFile",
     "readImageFile",
     "readPdfFile",

@@ -1,9 +1,10 @@
-//! The built-in base skill: Perstack's 16 base tools as an MCP server (rmcp), on the
+//! The built-in base skill: Perstack's 17 base tools as an MCP server (rmcp), on the
 //! workspace boundary of `perstack-sandbox`. Served in-process to the runtime (over an
 //! in-memory duplex stream, no process spawn) or as a stdio MCP server for any MCP client.
 
 mod exec;
 mod files;
+mod health;
 mod media;
 mod mime;
 mod params;
@@ -32,7 +33,7 @@ use crate::error::SkillError;
 pub const BASE_SKILL_SERVER_NAME: &str = "@perstack/base";
 
 /// The tool names, in Perstack's order.
-pub const BASE_TOOL_NAMES: [&str; 16] = perstack_core::config::BASE_SKILL_TOOLS;
+pub const BASE_TOOL_NAMES: [&str; 17] = perstack_core::config::BASE_SKILL_TOOLS;
 
 /// Operator settings of a base skill instance.
 #[derive(Debug, Clone)]
@@ -90,6 +91,8 @@ pub struct BaseSkill {
     pub(crate) options: Arc<BaseSkillOptions>,
     pub(crate) env: Arc<dyn EnvSource + Send + Sync>,
     pub(crate) tool_router: rmcp::handler::server::router::tool::ToolRouter<BaseSkill>,
+    /// When the instance was made (`healthCheck`'s uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl std::fmt::Debug for BaseSkill {
@@ -125,6 +128,7 @@ impl BaseSkill {
             options: Arc::new(options),
             env,
             tool_router: Self::tool_router(),
+            started: std::time::Instant::now(),
         })
     }
 

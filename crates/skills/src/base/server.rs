@@ -9,7 +9,7 @@ use super::params::{
     TodoParams, WriteTextParams,
 };
 use super::result::ok;
-use super::{BASE_SKILL_SERVER_NAME, BaseSkill, exec, files, media};
+use super::{BASE_SKILL_SERVER_NAME, BaseSkill, exec, files, health, media};
 
 type ToolResult = Result<CallToolResult, ErrorData>;
 
@@ -73,6 +73,17 @@ impl BaseSkill {
     async fn get_file_info(&self, Parameters(p): Parameters<PathParams>) -> ToolResult {
         let ws = self.workspace.clone();
         blocking(move || files::file_info(&ws, &p)).await
+    }
+
+    #[tool(
+        name = "healthCheck",
+        description = "Runtime health and diagnostics: status (always \"ok\" when the runtime answers), the workspace path, uptime, memory use and process id. Reads and changes no file. Use it to check that the runtime responds and which workspace it serves."
+    )]
+    async fn health_check(&self, _p: Parameters<NoParams>) -> ToolResult {
+        Ok(ok(health::health_check(
+            self.workspace.root(),
+            self.started,
+        )))
     }
 
     #[tool(
