@@ -142,6 +142,8 @@ pub(crate) struct OAuth {
 #[derive(Default)]
 struct State {
     discovered: Option<Discovered>,
+    /// The client an authorization-code grant used (registered or pre-registered).
+    client: Option<grant::ClientIdentity>,
     access: Option<String>,
     refresh: Option<String>,
     /// The scopes of the last authorization (`None`: none asked for).
@@ -201,7 +203,15 @@ impl OAuth {
         };
         let scopes = self.scopes(&state, &found, challenge, step_up)?;
         if !step_up && let Some(refresh_token) = state.refresh.clone() {
-            match grant::refresh(&self.http, &found, &self.settings, &refresh_token).await {
+            let client = state.client.clone();
+            let refreshed = grant::refresh(
+                &self.http,
+                &found,
+                &self.settings,
+                client.as_ref(),
+                &refresh_token,
+            );
+            match refreshed.await {
                 Ok(tokens) => {
                     state.access = Some(tokens.access);
                     state.refresh = tokens.refresh;
@@ -224,7 +234,11 @@ impl OAuth {
             }
             OAuthGrant::AuthorizationCode => {
                 let agent = self.agent.as_deref().ok_or("no authorization agent")?;
-                grant::authorization_code(&self.http, &found, &self.settings, agent, scope).await?
+                let (tokens, client) =
+                    grant::authorization_code(&self.http, &found, &self.settings, agent, scope)
+                        .await?;
+                state.client = Some(client);
+                tokens
             }
             OAuthGrant::JwtBearer => {
                 grant::jwt_bearer(&self.http, &found, &self.settings, scope).await?
@@ -290,5 +304,73 @@ impl OAuth {
             }
         }
         Ok(scopes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::collections::BTreeMap;
+
+    fn config() -> RemoteOAuth {
+        RemoteOAuth {
+            client_id_env: Some("MCP_ID".into()),
+            client_secret_env: Some("MCP_SECRET".into()),
+            ..RemoteOAuth::default()
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_the_named_variables_and_stay_out_of_debug() {
+        let env: BTreeMap<String, String> = [
+            ("MCP_ID".to_string(), "client-1".to_string()),
+            ("MCP_SECRET".to_string(), "s3cr3t-value".to_string()),
+        ]
+        .into();
+        let settings = OAuthSettings::from_config(&config(), &env).unwrap();
+        assert_eq!(settings.client_id.as_deref(), Some("client-1"));
+        assert_eq!(settings.secrets(), vec!["s3cr3t-value".to_string()]);
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("client-1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn an_unset_or_empty_variable_is_named() {
+        let env: BTreeMap<String, String> = [
+            ("MCP_ID".to_string(), "client-1".to_string()),
+            ("MCP_SECRET".to_string(), String::new()),
+        ]
+        .into();
+        let err = OAuthSettings::from_config(&config(), &env).err().unwrap();
+        assert_eq!(
+            err,
+            "oauth.clientSecretEnv names MCP_SECRET, which is not set in the environment"
+        );
+    }
+
+    #[test]
+    fn authorization_code_without_an_agent_says_what_works_headless() {
+        let guard =
+            perstack_sandbox::NetworkGuard::system(perstack_sandbox::NetworkPolicy::default());
+        let http = Http::new(
+            perstack_sandbox::net::client_builder(Arc::new(guard))
+                .build()
+                .unwrap(),
+            None,
+        );
+        let settings = OAuthSettings {
+            grant: Some(OAuthGrant::AuthorizationCode),
+            ..OAuthSettings::default()
+        };
+        let url = Url::parse("https://mcp.example/mcp").unwrap();
+        let err = OAuth::new(url, settings, None, http).err().unwrap();
+        assert!(
+            err.contains("clientCredentials") && err.contains("refreshToken"),
+            "{err}"
+        );
     }
 }
