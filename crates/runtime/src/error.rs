@@ -4,8 +4,6 @@
 
 use perstack_checkpoint::StorageError;
 
-use crate::tools::ToolHostError;
-
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -39,13 +37,5 @@ pub enum RuntimeError {
         event_type: String,
         /// What failed.
         reason: String,
-    },
-    /// The Expert's tools could not be started.
-    #[error("tools of expert \"{expert_key}\" unavailable: {source}")]
-    Tools {
-        /// The Expert.
-        expert_key: String,
-        /// What the host said.
-        source: ToolHostError,
     },
 }

@@ -20,7 +20,9 @@ use crate::machine::Machine;
 use crate::outcome::RunOutcome;
 use crate::setting::RunSetting;
 use crate::stop::{StopCause, StopSignal};
-use crate::tools::{BoxFuture, HostRequest, ToolHost, ToolHostFactory};
+use crate::tools::{
+    BoxFuture, HostRequest, ToolEntry, ToolHost, ToolHostError, ToolHostFactory, UnstartedHost,
+};
 
 /// Runs Experts: one provider, one source of tools, optional storage, one event listener.
 ///
@@ -272,11 +274,16 @@ impl Runtime {
         emitter
             .emit_runtime(initialize_event(setting, expert.version_or_default()))
             .await?;
-        let host = self.host_for(setting, hosts, emitter.host_target()).await?;
-        let tools = host.tools().await.map_err(|source| RuntimeError::Tools {
-            expert_key: key.clone(),
-            source,
-        })?;
+        // Skills that fail to start end the run with `stopRunByError` after `startRun`, so
+        // the checkpoint holds the query and the job resumes once the skill is fixed.
+        let (host, tools, unstarted) = match self.tools_for(setting, hosts, &emitter).await {
+            Ok((host, tools)) => (host, tools, None),
+            Err(e) => {
+                tracing::warn!(expert = %key, "skills did not start: {e}");
+                let host: Arc<dyn ToolHost> = Arc::new(UnstartedHost(e.clone()));
+                (host, Vec::new(), Some(e))
+            }
+        };
         let checkpoint = match setting.checkpoint.clone() {
             None => {
                 let expert_ref = ExpertRef {
@@ -307,8 +314,22 @@ impl Runtime {
             checkpoint,
             stop.clone(),
         );
+        machine.unstarted = unstarted;
         machine.drive().await?;
         Ok((machine.checkpoint, machine.result_text))
+    }
+
+    /// The Expert's tool host, its own events now going to the run of `emitter`, and its
+    /// tools.
+    async fn tools_for(
+        &self,
+        setting: &RunSetting,
+        hosts: &Hosts,
+        emitter: &Emitter,
+    ) -> Result<(Arc<dyn ToolHost>, Vec<ToolEntry>), ToolHostError> {
+        let host = self.host_for(setting, hosts, emitter.host_target()).await?;
+        let tools = host.tools().await?;
+        Ok((host, tools))
     }
 
     /// The Expert's tool host, its own events now going to `target` (the run about to use it).
@@ -317,7 +338,7 @@ impl Runtime {
         setting: &RunSetting,
         hosts: &Hosts,
         target: Target,
-    ) -> Result<Arc<dyn ToolHost>, RuntimeError> {
+    ) -> Result<Arc<dyn ToolHost>, ToolHostError> {
         let mut hosts = hosts.lock().await;
         if let Some((h, events)) = hosts.get(&setting.expert_key) {
             events.retarget(target);
@@ -330,14 +351,7 @@ impl Runtime {
             run_id: setting.run_id.clone(),
             events: events.clone(),
         };
-        let host = self
-            .tools
-            .open(request)
-            .await
-            .map_err(|source| RuntimeError::Tools {
-                expert_key: setting.expert_key.clone(),
-                source,
-            })?;
+        let host = self.tools.open(request).await?;
         hosts.insert(setting.expert_key.clone(), (Arc::clone(&host), events));
         Ok(host)
     }

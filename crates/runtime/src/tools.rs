@@ -80,6 +80,31 @@ pub trait ToolHost: Send + Sync + fmt::Debug {
     fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome>;
 }
 
+/// The host of an Expert whose skills did not start: no tools. The run stops with
+/// `stopRunByError` before any step, so nothing calls it; a call would read why.
+#[derive(Debug)]
+pub(crate) struct UnstartedHost(pub ToolHostError);
+
+impl ToolHost for UnstartedHost {
+    fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolEntry>, ToolHostError>> {
+        Box::pin(async { Err(self.0.clone()) })
+    }
+
+    fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome> {
+        Box::pin(async move {
+            ToolOutcome::Result(ToolResult {
+                id: call.id,
+                skill_name: call.skill_name,
+                tool_name: call.tool_name,
+                result: vec![perstack_core::MessagePart::Text(
+                    perstack_core::TextPart::new(self.0.message.clone()),
+                )],
+                is_error: Some(true),
+            })
+        })
+    }
+}
+
 /// Who asks for a tool host, so the host can tag its own events (skill lifecycle).
 #[derive(Clone)]
 pub struct HostRequest {

@@ -20,6 +20,20 @@ description = "Does what the scripted model says."
 instruction = "Follow the user's request using the workspace tools."
 "#;
 
+/// The [`CONFIG`] Expert with one skill, `name`, declared by `body` (its TOML lines).
+pub fn config_with_skill(name: &str, body: &str) -> String {
+    format!("{CONFIG}\n[experts.\"worker\".skills.\"{name}\"]\n{body}\n")
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The key every test provider uses: not a secret, it only ever reaches loopback.
 pub const KEY: &str = "e2e-key-not-a-secret";
 
@@ -105,6 +119,11 @@ impl Setup {
     /// Replaces the config.
     pub fn write_config(&self, text: &str) {
         std::fs::write(self.config_dir.path().join("perstack.toml"), text).unwrap();
+    }
+
+    /// The config file (`perstack.toml` in its own folder).
+    pub fn config_path(&self) -> PathBuf {
+        self.config_dir.path().join("perstack.toml")
     }
 
     /// The workspace folder.
