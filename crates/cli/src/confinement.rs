@@ -3,7 +3,7 @@
 //! the event says which, so an operator sees it in the first line of the stream).
 
 use perstack_events::{ConfinementSummary, LayerStatus, ProviderEndpoint};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use perstack_sandbox::workspace::{ProtectedFile, ProtectedRole};
 use perstack_sandbox::{Confinement, ConfinementPolicy, Enforcement};
@@ -52,19 +52,19 @@ pub fn probe(host: &HostOptions) -> ConfinementSummary {
     }
 }
 
-/// The run's own policy files: the config file, every env file named (missing ones too, so
-/// that none can be planted for the next run; relative ones against the config's folder) and
-/// the lockfile. Tools and confined children may not change them, nor read env files.
+/// The run's own policy files: the config file, the env files (missing ones too, so that
+/// none can be planted for the next run; see `RunEnv::files_to_protect`) and the lockfile.
+/// Tools and confined children may not change them, nor read env files.
 pub fn protected_files(
     config: &Path,
     config_dir: &Path,
-    env_paths: &[String],
+    env_files: &[PathBuf],
 ) -> Vec<ProtectedFile> {
     let mut files = vec![ProtectedFile::new(config, ProtectedRole::Config)];
     files.extend(
-        env_paths
+        env_files
             .iter()
-            .map(|p| ProtectedFile::new(config_dir.join(p), ProtectedRole::EnvFile)),
+            .map(|p| ProtectedFile::new(p, ProtectedRole::EnvFile)),
     );
     files.push(ProtectedFile::new(
         config_dir.join(perstack_skills::lockfile::LOCKFILE_NAME),

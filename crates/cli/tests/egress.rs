@@ -74,13 +74,14 @@ fn write_config(dir: &Path, base_url: &str) -> std::path::PathBuf {
 }
 
 fn run(config: &Path, socket: &Path, workspace: &Path) -> std::process::Output {
-    // An env file next to the config that carries a key: with --egress it is never used.
+    // An env file in the current folder that carries a key: with --egress it is never used.
     std::fs::write(
         config.parent().unwrap().join(".env"),
         "OPENAI_API_KEY=sk-from-an-env-file-never-sent-0123\n",
     )
     .unwrap();
     Command::new(env!("CARGO_BIN_EXE_perstack"))
+        .current_dir(config.parent().unwrap())
         .arg("run")
         .arg("--config")
         .arg(config)

@@ -11,7 +11,7 @@ use perstack_core::config::{
     LoadedConfig, ProviderName, ProviderTable, ReasoningBudget, load_config,
 };
 use perstack_core::egress::Egress;
-use perstack_core::env_file::EnvFiles;
+use perstack_core::env_file::{RunEnv, process_env};
 use perstack_core::{Checkpoint, CheckpointStatus, PriceTable};
 use perstack_providers::HttpProvider;
 use perstack_runtime::{InteractiveToolCallResult, RunInput, RunSetting, TraceInfo};
@@ -78,8 +78,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let model = opts
         .model
         .clone()
-        .or_else(|| loaded.config.model.clone())
-        .ok_or("no model given: set `model` in perstack.toml or pass --model")?;
+        .unwrap_or_else(|| loaded.config.model_or_default().to_string());
     if let Some(usd) = opts.max_total_cost {
         let prices = PriceTable::from_config(&loaded.config);
         if prices.get(&model).is_none() {
@@ -92,18 +91,10 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         }
     }
     let workspace = workspace(opts.workspace.as_deref())?;
-    let env_paths: Vec<String> = if opts.env_path.is_empty() {
-        loaded.config.env_paths()
-    } else {
-        opts.env_path
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect()
-    };
-    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
-    // The process environment, overlaid by the env files (never written back).
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+    let run_env = run_environment(&loaded, &opts.env_path)?;
+    let protected = run_env.files_to_protect(&current_dir()?, loaded.dir(), &loaded.config);
+    // The process environment, then the env files (never written back).
+    let mut env: BTreeMap<String, String> = run_env.into_vars();
     // `--env`: for every child, and visible to `requiredEnv` checks like any other variable.
     let passed = super::run_flags::passed_env(&opts.env, &env)?;
     env.extend(passed.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -184,7 +175,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
             .with_protected(crate::confinement::protected_files(
                 &path,
                 loaded.dir(),
-                &env_paths,
+                &protected,
             )),
     );
     host_options.redactor = Arc::clone(&redactor);
@@ -224,21 +215,24 @@ pub(crate) fn workspace(flag: Option<&Path>) -> Result<PathBuf, String> {
     })
 }
 
-/// The process environment overlaid by the env files (`--env-path`, else the config's
-/// `envPath`); the process environment itself is never written.
+/// The process environment, then the env files (`--env-path`, else the config's `envPath`,
+/// else `.env`, `.env.local`, from the current folder), as Perstack resolves it; the process
+/// environment itself is never written.
 pub(crate) fn environment(
     loaded: &LoadedConfig,
     flags: &[PathBuf],
 ) -> Result<BTreeMap<String, String>, String> {
-    let env_paths: Vec<String> = if flags.is_empty() {
-        loaded.config.env_paths()
-    } else {
-        flags.iter().map(|p| p.display().to_string()).collect()
-    };
-    let env_files = EnvFiles::load(loaded.dir(), &env_paths).map_err(|e| e.to_string())?;
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    env.extend(env_files.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
-    Ok(env)
+    run_environment(loaded, flags).map(RunEnv::into_vars)
+}
+
+/// [`environment`] with the env files it names, for protecting them from tools.
+pub(crate) fn run_environment(loaded: &LoadedConfig, flags: &[PathBuf]) -> Result<RunEnv, String> {
+    RunEnv::resolve(&current_dir()?, flags, &loaded.config, process_env())
+        .map_err(|e| e.to_string())
+}
+
+fn current_dir() -> Result<PathBuf, String> {
+    std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))
 }
 
 /// The checkpoint to continue from and its job, for `--continue`, `--continue-job`,

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use perstack_core::CoreError;
 use perstack_core::config::{
-    BASE_SKILL_NAME, ExpertConfig, LoadedConfig, SkillConfig, load_config,
+    BASE_SKILL_NAME, DEFAULT_MODEL, ExpertConfig, LoadedConfig, SkillConfig, load_config,
 };
 
 use crate::cli::ValidateArgs;
@@ -49,7 +49,9 @@ pub fn summary(loaded: &LoadedConfig) -> String {
         c.experts.len(),
         if c.experts.len() == 1 { "" } else { "s" },
         c.provider_name(),
-        c.model.as_deref().unwrap_or("(not set: pass --model)"),
+        c.model
+            .clone()
+            .unwrap_or_else(|| format!("{DEFAULT_MODEL} (the default)")),
     );
     for (key, e) in &c.experts {
         s.push_str(&format!(
