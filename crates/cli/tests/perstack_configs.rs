@@ -48,6 +48,7 @@ fn perstacks_fixtures_examples_and_reference_snippets_validate() {
             "docs_guides.toml",
             &["9:11 runtime", "79:1 experts.\"researcher\""],
         ),
+        ("e2e_base_health_check.toml", &["13:11 provider.envPath"]),
         ("e2e_defaults.toml", &[]),
         (
             "e2e_interactive_and_mixed.toml",
