@@ -52,14 +52,15 @@ impl Slot {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoredRef {
     /// Message log, relative to the job folder.
-    log: String,
+    pub(crate) log: String,
     /// Leading lines of it that the conversation starts with.
-    count: usize,
+    pub(crate) count: usize,
     /// SHA-256 of those lines.
-    sha256: String,
-    /// The messages after them (not in the log when the event was written).
+    pub(crate) sha256: String,
+    /// The messages after them (not carried by an earlier line of the event log when the
+    /// event was written; the event log's own copy of them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    tail: Vec<Message>,
+    pub(crate) tail: Vec<Message>,
 }
 
 fn checkpoint_slot(slot: Slot, cp: &mut Checkpoint) -> (Slot, &str, &mut Vec<Message>) {
@@ -121,8 +122,9 @@ fn serialize<T: Serialize>(what: &'static str, v: &T) -> Result<Value, StorageEr
     serde_json::to_value(v).map_err(|source| StorageError::Serialize { what, source })
 }
 
-/// Encodes `event` in format 2. `refer(run, messages)` returns a reference to the longest
-/// prefix of `messages` that run's message log holds on disk (None: store them inline).
+/// Encodes `event` in format 2. `refer(run, messages)` returns the reference to store for
+/// `messages`: a prefix of the run's message log, the rest going inline after it (a count
+/// of 0 still names the log whose lines the inline messages are); None stores the array.
 /// The conversations are lent out of `event` (not copied) and put back before returning.
 pub(crate) fn encode(
     event: &mut Event,
@@ -142,7 +144,7 @@ pub(crate) fn encode(
                 continue;
             };
             *place = match refer(run_id, msgs) {
-                Some(r) if r.count > 0 => {
+                Some(r) => {
                     let stored = StoredRef {
                         log: r.rel,
                         count: r.count,
@@ -158,7 +160,7 @@ pub(crate) fn encode(
                     }
                     v
                 }
-                Some(_) | None => serialize("messages", msgs)?,
+                None => serialize("messages", msgs)?,
             };
         }
         Ok(value)
@@ -170,7 +172,7 @@ pub(crate) fn encode(
 }
 
 /// Takes the references out of a format-2 event object, leaving empty arrays in their place.
-fn take_refs(value: &mut Value) -> Result<Vec<(Slot, StoredRef)>, String> {
+pub(crate) fn take_refs(value: &mut Value) -> Result<Vec<(Slot, StoredRef)>, String> {
     let mut out = Vec::new();
     for slot in Slot::ALL {
         if let Some(place) = value.pointer_mut(slot.pointer())

@@ -8,13 +8,14 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use perstack_events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::StorageError;
-use crate::atomic::open_append;
+use crate::atomic::{Durability, SyncCounter, open_append};
 use crate::audit::{AuditHead, AuditKey, MAC_NAME, link_hash};
 use crate::compact::{self, FORMAT};
 use crate::message_log::LogCache;
@@ -51,6 +52,7 @@ pub struct EventLog {
     seq: u64,
     last_hash: String,
     key: Option<AuditKey>,
+    counter: Arc<SyncCounter>,
 }
 
 impl EventLog {
@@ -63,6 +65,15 @@ impl EventLog {
     /// [`EventLog::open`] with the audit key: every link is an HMAC-SHA256 under `key`, and
     /// an existing log must verify under it.
     pub fn open_keyed(path: &Path, key: Option<&AuditKey>) -> Result<Self, StorageError> {
+        Self::open_counted(path, key, Arc::default())
+    }
+
+    /// [`EventLog::open_keyed`] counting its syncs in `counter` (the storage's).
+    pub(crate) fn open_counted(
+        path: &Path,
+        key: Option<&AuditKey>,
+        counter: Arc<SyncCounter>,
+    ) -> Result<Self, StorageError> {
         // Never read, truncate or append through a link planted in place of the log.
         crate::layout::refuse_link(path)?;
         let (seq, last_hash, valid_len) = if path.exists() {
@@ -85,18 +96,19 @@ impl EventLog {
             f.set_len(valid_len)
                 .map_err(|e| StorageError::io("truncating torn tail of", path, e))?;
         }
-        let file = open_append(path)?;
+        let file = open_append(&counter, path, Durability::Synced)?;
         Ok(EventLog {
             path: path.to_path_buf(),
             file,
             seq,
             last_hash,
             key: key.cloned(),
+            counter,
         })
     }
 
-    /// Appends one event whole (no message references) as one chained line. `durable` fsyncs
-    /// (use it for events that carry a checkpoint or end a run). The runtime goes through
+    /// Appends one event whole (no message references) as one chained line. `durable`
+    /// fdatasyncs the log (use it for events that carry a checkpoint or end a run). The runtime goes through
     /// [`crate::Storage::append_event`], which stores conversations as references.
     pub fn append(&mut self, event: &Event, durable: bool) -> Result<(), StorageError> {
         let value = serde_json::to_value(event).map_err(|source| StorageError::Serialize {
@@ -129,9 +141,8 @@ impl EventLog {
             .write_all(&bytes)
             .map_err(|e| StorageError::io("appending to", &self.path, e))?;
         if durable {
-            self.file
-                .sync_data()
-                .map_err(|e| StorageError::io("syncing", &self.path, e))?;
+            // One fdatasync makes this line and every line before it durable.
+            self.counter.sync_data(&self.file, &self.path)?;
         }
         self.seq += 1;
         self.last_hash = hash;
@@ -232,7 +243,7 @@ fn mac_problem(mac: Option<&str>, key: Option<&AuditKey>) -> Option<String> {
 }
 
 /// Checks the chain, and the references too when given a cache.
-fn scan(
+pub(crate) fn scan(
     path: &Path,
     mut refs: Option<&mut LogCache>,
     key: Option<&AuditKey>,

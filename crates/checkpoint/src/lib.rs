@@ -28,15 +28,18 @@ mod event_log;
 mod layout;
 mod message_log;
 pub mod query;
+mod recover;
 mod store;
 mod store_events;
 mod suspended;
 
+pub use atomic::SyncStats;
 pub use audit::{AUDIT_KEY_VAR, AuditHead, AuditKey};
 pub use audit_job::{Finding, JobAudit, Severity};
 pub use error::StorageError;
 pub use event_log::{EventLog, VerifyReport, verify_event_log, verify_event_log_keyed};
 pub use layout::Layout;
+pub use recover::Recovered;
 pub use store::{CheckpointSummary, Storage, StoreStats};
 pub use store_events::Appended;
 pub use suspended::{FinishedDelegate, SuspendedDelegation, WaitingDelegate};

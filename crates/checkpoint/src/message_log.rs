@@ -11,7 +11,7 @@ use perstack_core::Message;
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
-use crate::atomic::open_append;
+use crate::atomic::{Durability, SyncCounter, open_append};
 
 /// Appends messages for one run and knows which are already on disk.
 #[derive(Debug)]
@@ -25,6 +25,9 @@ pub(crate) struct MessageLog {
     /// `digests[k]`: SHA-256 of the first k lines, so any prefix can be referenced.
     digests: Vec<[u8; 32]>,
     hasher: Sha256,
+    /// Leading lines whose content a line of the run's event log already holds inline, so
+    /// that the event log alone can rebuild them: only these may be referenced by events.
+    pub carried: usize,
 }
 
 /// What a checkpoint file or stored event records about a prefix of a message log.
@@ -36,13 +39,18 @@ pub(crate) struct MessageRef {
 
 impl MessageLog {
     /// A new log generation for the run (never reuses a file another process may have left).
-    pub fn create(job_dir: &Path, run_id: &str) -> Result<Self, StorageError> {
+    /// It is not synced: every line of it is also carried by the run's event log, which is.
+    pub fn create(
+        counter: &SyncCounter,
+        job_dir: &Path,
+        run_id: &str,
+    ) -> Result<Self, StorageError> {
         let mut generation = 0u32;
         loop {
             let rel = format!("runs/{run_id}/messages-{generation}.jsonl");
             let path = job_dir.join(&rel);
             if !path.exists() {
-                let file = open_append(&path)?;
+                let file = open_append(counter, &path, Durability::Replaced)?;
                 let hasher = Sha256::new();
                 return Ok(MessageLog {
                     rel,
@@ -51,6 +59,7 @@ impl MessageLog {
                     messages: Vec::new(),
                     digests: vec![hasher.clone().finalize().into()],
                     hasher,
+                    carried: 0,
                 });
             }
             generation += 1;
@@ -82,28 +91,17 @@ impl MessageLog {
         }
     }
 
-    /// Appends the messages not yet on disk, fsyncs, and returns the reference for a
-    /// checkpoint plus the bytes written. The caller checked [`MessageLog::extends`].
+    /// Appends the messages not yet written (no sync: the event that carries the checkpoint
+    /// holds them inline until an earlier line of the event log does) and returns the
+    /// reference for a checkpoint plus the bytes written. The caller checked
+    /// [`MessageLog::extends`].
     pub fn append_tail(&mut self, messages: &[Message]) -> Result<(MessageRef, u64), StorageError> {
         let tail = messages.get(self.messages.len()..).unwrap_or_default();
-        let mut buf = Vec::new();
-        let mut line_ends = Vec::with_capacity(tail.len());
-        for m in tail {
-            serde_json::to_writer(&mut buf, m).map_err(|source| StorageError::Serialize {
-                what: "message",
-                source,
-            })?;
-            buf.push(b'\n');
-            line_ends.push(buf.len());
-        }
+        let (buf, line_ends) = encode_lines(tail)?;
         if !buf.is_empty() {
             self.file
                 .write_all(&buf)
                 .map_err(|e| StorageError::io("appending to", &self.path, e))?;
-            // Durable before any checkpoint or event that references these lines is written.
-            self.file
-                .sync_data()
-                .map_err(|e| StorageError::io("syncing", &self.path, e))?;
             let mut start = 0;
             for end in line_ends {
                 self.hasher.update(buf.get(start..end).unwrap_or_default());
@@ -114,6 +112,21 @@ impl MessageLog {
         }
         Ok((self.prefix_ref(self.messages.len()), buf.len() as u64))
     }
+}
+
+/// `messages` as log lines (one JSON object and a newline each), with where each line ends.
+pub(crate) fn encode_lines(messages: &[Message]) -> Result<(Vec<u8>, Vec<usize>), StorageError> {
+    let mut buf = Vec::new();
+    let mut line_ends = Vec::with_capacity(messages.len());
+    for m in messages {
+        serde_json::to_writer(&mut buf, m).map_err(|source| StorageError::Serialize {
+            what: "message",
+            source,
+        })?;
+        buf.push(b'\n');
+        line_ends.push(buf.len());
+    }
+    Ok((buf, line_ends))
 }
 
 /// Reads the first `count` messages of a log and checks their SHA-256.
@@ -135,8 +148,10 @@ pub(crate) fn read_prefix(
 /// A message log read from disk: its complete, parsable lines and their prefix digests.
 #[derive(Debug)]
 pub(crate) struct LoadedLog {
-    messages: Vec<Message>,
+    pub(crate) messages: Vec<Message>,
     digests: Vec<[u8; 32]>,
+    /// Bytes of the complete, parsable lines read.
+    pub(crate) valid_bytes: u64,
 }
 
 impl LoadedLog {
@@ -149,6 +164,7 @@ impl LoadedLog {
         let mut out = LoadedLog {
             messages: Vec::new(),
             digests: vec![hasher.clone().finalize().into()],
+            valid_bytes: 0,
         };
         let mut line = Vec::new();
         loop {
@@ -165,12 +181,18 @@ impl LoadedLog {
             hasher.update(&line);
             out.digests.push(hasher.clone().finalize().into());
             out.messages.push(msg);
+            out.valid_bytes += n as u64;
         }
     }
 
     /// Lines read.
     pub fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// Lowercase hex SHA-256 of the first `count` lines, if the log has them.
+    pub fn digest(&self, count: usize) -> Option<String> {
+        self.digests.get(count).map(|d| hex(d))
     }
 
     /// The first `count` messages, if the log has them and they hash to `sha256`; otherwise
@@ -214,6 +236,10 @@ impl LogCache {
     pub fn resolve(&mut self, rel: &str, count: usize, sha256: &str) -> Result<&[Message], String> {
         if !is_safe_rel(rel) {
             return Err(format!("message log path \"{rel}\" leaves the job folder"));
+        }
+        if count == 0 {
+            // Nothing referenced (the messages are all inline): the log need not exist yet.
+            return Ok(&[]);
         }
         let stale = self.logs.get(rel).is_none_or(|l| l.len() < count);
         if stale {

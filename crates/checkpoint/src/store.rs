@@ -9,11 +9,11 @@ use perstack_events::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
-use crate::atomic::write_atomic;
+use crate::atomic::{Durability, SyncCounter, SyncStats, write_atomic};
 use crate::audit::{AuditHead, AuditKey};
 use crate::event_log::{EventLog, read_events};
 use crate::layout::Layout;
-use crate::message_log::{MessageLog, is_safe_rel, read_prefix};
+use crate::message_log::{MessageLog, MessageRef, is_safe_rel, read_prefix};
 
 /// Format tag of our checkpoint files.
 const CHECKPOINT_FORMAT: &str = "perstack-rs.checkpoint/1";
@@ -73,6 +73,8 @@ pub struct Storage {
     audit_key: Option<AuditKey>,
     /// The head of every run log this process appended to, as written (for the anchor).
     pub(crate) heads: Mutex<HashMap<RunKey, AuditHead>>,
+    /// Durable syncs and renames made so far ([`Storage::sync_stats`]).
+    pub(crate) counter: Arc<SyncCounter>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -123,6 +125,7 @@ impl Storage {
             message_logs: Mutex::new(HashMap::new()),
             audit_key: None,
             heads: Mutex::new(HashMap::new()),
+            counter: Arc::default(),
         }
     }
 
@@ -143,9 +146,23 @@ impl Storage {
         &self.layout
     }
 
-    /// Writes `job.json` atomically.
+    /// The durable syncs and renames this storage has made so far (all threads, all runs):
+    /// the figure behind "one durable sync per step" (`docs/storage.md`).
+    pub fn sync_stats(&self) -> SyncStats {
+        self.counter.stats()
+    }
+
+    /// Writes `job.json` atomically: synced when it is created (the job exists from then on),
+    /// replaced without a sync afterwards (its totals follow the event log, which is synced;
+    /// see `docs/storage.md`, "Crash safety").
     pub fn store_job(&self, job: &Job) -> Result<(), StorageError> {
-        write_atomic(&self.layout.job_file(&job.id)?, &to_json("job", job)?)
+        let path = self.layout.job_file(&job.id)?;
+        let durability = if path.exists() {
+            Durability::Replaced
+        } else {
+            Durability::Synced
+        };
+        write_atomic(&self.counter, &path, &to_json("job", job)?, durability)
     }
 
     /// Reads a job.
@@ -190,18 +207,25 @@ impl Storage {
         Ok(self.list_jobs()?.into_iter().next())
     }
 
-    /// Stores a checkpoint: appends the messages its run has not stored yet, then writes the
-    /// checkpoint file atomically. Returns what was written.
+    /// Stores a checkpoint: appends the messages its run has not stored yet, then replaces the
+    /// checkpoint file atomically, without a sync: the event that carries the checkpoint is
+    /// what makes it durable ([`Storage::append_event`]; a file lost with the power is
+    /// rebuilt from the log by [`Storage::recover_job`]). Returns what was written.
     pub fn store_checkpoint(&self, cp: &Checkpoint) -> Result<StoreStats, StorageError> {
         let job_dir = self.layout.job_dir(&cp.job_id)?;
-        let path = self.layout.checkpoint_file(&cp.job_id, &cp.id)?;
+        // Refused (a link in the way) before anything is written.
+        self.layout.checkpoint_file(&cp.job_id, &cp.id)?;
         let key = (cp.job_id.clone(), cp.run_id.clone());
         let log = {
             let mut logs = lock(&self.message_logs);
             match logs.get(&key) {
                 Some(l) => Arc::clone(l),
                 None => {
-                    let l = Arc::new(Mutex::new(MessageLog::create(&job_dir, &cp.run_id)?));
+                    let l = Arc::new(Mutex::new(MessageLog::create(
+                        &self.counter,
+                        &job_dir,
+                        &cp.run_id,
+                    )?));
                     logs.insert(key.clone(), Arc::clone(&l));
                     l
                 }
@@ -210,9 +234,25 @@ impl Storage {
         let mut log = lock(&log);
         if !log.extends(&cp.messages) {
             // The conversation was rewritten (not an append): start a new log generation.
-            *log = MessageLog::create(&job_dir, &cp.run_id)?;
+            *log = MessageLog::create(&self.counter, &job_dir, &cp.run_id)?;
         }
         let (mref, message_bytes) = log.append_tail(&cp.messages)?;
+        let bytes = self.write_checkpoint_file(cp, mref, Durability::Replaced)?;
+        Ok(StoreStats {
+            message_bytes,
+            checkpoint_bytes: bytes.len() as u64,
+        })
+    }
+
+    /// Writes the file of `cp` whose conversation is the prefix `mref` of a message log;
+    /// returns its bytes.
+    pub(crate) fn write_checkpoint_file(
+        &self,
+        cp: &Checkpoint,
+        mref: MessageRef,
+        durability: Durability,
+    ) -> Result<Vec<u8>, StorageError> {
+        let path = self.layout.checkpoint_file(&cp.job_id, &cp.id)?;
         let mut bare = cp.clone();
         bare.messages = Vec::new();
         let stored = StoredCheckpoint {
@@ -223,11 +263,8 @@ impl Storage {
             checkpoint: bare,
         };
         let bytes = to_json("checkpoint", &stored)?;
-        write_atomic(&path, &bytes)?;
-        Ok(StoreStats {
-            message_bytes,
-            checkpoint_bytes: bytes.len() as u64,
-        })
+        write_atomic(&self.counter, &path, &bytes, durability)?;
+        Ok(bytes)
     }
 
     /// Loads a checkpoint with its full conversation (Perstack's shape).
@@ -345,9 +382,10 @@ impl Storage {
 
     /// Opens the run's event log for appending.
     pub fn open_event_log(&self, job_id: &str, run_id: &str) -> Result<EventLog, StorageError> {
-        EventLog::open_keyed(
+        EventLog::open_counted(
             &self.layout.events_file(job_id, run_id)?,
             self.audit_key.as_ref(),
+            Arc::clone(&self.counter),
         )
     }
 

@@ -22,8 +22,11 @@ impl Storage {
     /// conversation the event carries (`startGeneration.messages`, a checkpoint's `messages`)
     /// is stored as a reference to the prefix of the run's message log it repeats, plus the
     /// messages after that prefix, so a step costs bytes in proportion to its new content.
-    /// Store the checkpoints an event carries first ([`Storage::store_checkpoint`]): then its
-    /// conversation is on disk and referenced whole. `durable` fsyncs the line.
+    /// Only message-log lines an earlier line of this event log carries inline are
+    /// referenced; the others are stored inline once (in the `tail`), so the event log alone
+    /// holds every step and its single `fdatasync` (`durable`, for events that carry a
+    /// checkpoint) is the step's only durable sync. Store the checkpoints an event carries
+    /// first ([`Storage::store_checkpoint`]).
     pub fn append_event(
         &self,
         log: &mut EventLog,
@@ -31,16 +34,31 @@ impl Storage {
         durable: bool,
     ) -> Result<Appended, StorageError> {
         let job_id = event.job_id().to_string();
-        let value = compact::encode(&mut event, |run_id, messages| {
-            let mlog = self.message_log(&job_id, run_id)?;
-            let mlog = lock(&mlog);
-            // Only lines already on disk (and fsynced) are referenced, so a crash can never
-            // leave an event pointing at lines that are missing.
-            let count = mlog.common_prefix(messages);
-            Some(mlog.prefix_ref(count))
+        let run_id = event.run_id().to_string();
+        let mlog = self.message_log(&job_id, &run_id);
+        // Lines of the message log this line carries inline (made referable once written).
+        let mut carried = None;
+        let value = compact::encode(&mut event, |slot_run, messages| {
+            // Only the run's own message log: its lines are carried by this event log.
+            let mlog = mlog.as_ref().filter(|_| slot_run == run_id)?;
+            let mlog = lock(mlog);
+            // Reference only lines an earlier line of this log (or an earlier slot of this
+            // line) holds inline, so the event log alone rebuilds every referenced line and
+            // one fdatasync of it makes a step durable; the rest goes inline, once.
+            let on_disk = mlog.common_prefix(messages);
+            if on_disk == 0 {
+                return None; // nothing of it is a line of the log: stored as the array
+            }
+            let known = carried.unwrap_or(mlog.carried).max(mlog.carried);
+            carried = Some(known.max(on_disk));
+            Some(mlog.prefix_ref(on_disk.min(known)))
         })?;
         let bytes = log.append_value(value, durable)?;
-        crate::store::lock(&self.heads).insert((job_id, event.run_id().to_string()), log.head());
+        if let (Some(mlog), Some(carried)) = (&mlog, carried) {
+            let mut mlog = lock(mlog);
+            mlog.carried = mlog.carried.max(carried);
+        }
+        crate::store::lock(&self.heads).insert((job_id, run_id), log.head());
         Ok(Appended { event, bytes })
     }
 

@@ -7,7 +7,7 @@ use perstack_core::{ToolResult, Usage};
 use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
-use crate::atomic::write_atomic;
+use crate::atomic::{Durability, write_atomic};
 use crate::store::{Storage, json_entries, read_json, to_json};
 
 /// The delegation of one parent checkpoint (`stoppedByDelegate`) that waits for the
@@ -61,7 +61,13 @@ impl Storage {
         let path = self
             .layout()
             .suspended_file(job_id, &record.parent_checkpoint_id)?;
-        write_atomic(&path, &to_json("suspended delegation", record)?)
+        // Synced: nothing else records which delegates a parent waits for.
+        write_atomic(
+            &self.counter,
+            &path,
+            &to_json("suspended delegation", record)?,
+            Durability::Synced,
+        )
     }
 
     /// The record of the delegation of `parent_checkpoint_id`, if it is suspended.
