@@ -82,3 +82,47 @@ pub(crate) fn stand_in(schema: &Value) -> Option<Value> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    #[test]
+    fn removals_drop_values_and_whole_arrays_and_stand_ins_fill_gaps() {
+        let mut v = json!({
+            "maxSteps": "ten",
+            "experts": {"w": {"tags": ["ok", 3, "fine"], "skills": {"s": {"x": 1}}}},
+        });
+        let experts = KeyPath::root().field("experts").key("w");
+        apply(
+            &mut v,
+            &[
+                Repair::Remove(KeyPath::root().field("maxSteps")),
+                Repair::Remove(experts.field("tags").index(1)),
+                Repair::Remove(experts.field("skills").key("s").key("x")),
+                Repair::StandIn(experts.field("instruction"), json!("")),
+                // A stand-in never replaces a value that is there.
+                Repair::StandIn(experts.field("skills"), json!({})),
+                Repair::Remove(KeyPath::root().field("absent").key("deeper")),
+            ],
+        );
+        assert_eq!(
+            v,
+            json!({"experts": {"w": {"skills": {"s": {}}, "instruction": ""}}})
+        );
+    }
+
+    #[test]
+    fn stand_ins_only_for_plain_types() {
+        assert_eq!(stand_in(&json!({"type": "string"})), Some(json!("")));
+        assert_eq!(
+            stand_in(&json!({"type": ["object", "null"]})),
+            Some(json!({}))
+        );
+        assert_eq!(stand_in(&json!({"type": "array"})), Some(json!([])));
+        assert_eq!(stand_in(&json!({"type": "integer"})), None);
+        assert_eq!(stand_in(&json!({"enum": ["a"]})), None);
+    }
+}
