@@ -337,6 +337,8 @@ pub struct ValidateArgs {
 pub enum SchemaArg {
     /// One line of the event stream.
     Events,
+    /// One line of the compact event stream (`run --events compact`).
+    EventsCompact,
     /// perstack.toml.
     Config,
     /// A checkpoint file.

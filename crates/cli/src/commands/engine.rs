@@ -6,11 +6,26 @@ use std::time::Duration;
 
 use perstack_core::CheckpointStatus;
 use perstack_runtime::{
-    EventListener, RunOutcome, RunSetting, Runtime, RuntimeError, SkillHostFactory, StopSignal,
+    CompactEventListener, EventListener, RunOutcome, RunSetting, Runtime, RuntimeError,
+    SkillHostFactory, StopSignal,
 };
 
 use super::prepare::Prepared;
 use crate::exit;
+
+/// Where the runtime's events go, in which form.
+pub(crate) enum Listener {
+    /// Perstack's events (the default).
+    Full(Arc<dyn EventListener>),
+    /// The compact stream (`run --events compact`).
+    Compact(Arc<dyn CompactEventListener>),
+}
+
+impl From<Arc<dyn EventListener>> for Listener {
+    fn from(l: Arc<dyn EventListener>) -> Self {
+        Listener::Full(l)
+    }
+}
 
 /// A runtime for one CLI invocation; several runs (resumes) may go through it.
 pub(crate) struct Engine {
@@ -23,7 +38,7 @@ pub(crate) struct Engine {
 impl Engine {
     /// Builds the runtime of `p` with `listener`; returns the first run's setting too.
     /// Must be called inside a tokio runtime (it starts the signal watcher).
-    pub(crate) fn start(p: Prepared, listener: Arc<dyn EventListener>) -> (Self, RunSetting) {
+    pub(crate) fn start(p: Prepared, listener: impl Into<Listener>) -> (Self, RunSetting) {
         let mut factory = SkillHostFactory::new(p.setting.experts.clone(), p.host_options);
         if let Some(lock) = p.lockfile {
             factory = factory.with_lockfile(lock);
@@ -31,8 +46,11 @@ impl Engine {
         let factory = Arc::new(factory);
         let runtime = Runtime::new(Arc::new(p.provider), factory.clone())
             .with_storage(Arc::clone(&p.storage))
-            .with_listener(listener)
             .with_redactor(p.redactor);
+        let runtime = match listener.into() {
+            Listener::Full(l) => runtime.with_listener(l),
+            Listener::Compact(l) => runtime.with_compact_listener(l),
+        };
         let stop = StopSignal::new();
         let signals = tokio::spawn(watch_signals(stop.clone()));
         let engine = Engine {

@@ -11,7 +11,7 @@ use perstack_runtime::RunInput;
 use super::prepare::{prepare, workspace};
 use super::prompt::Prompter;
 use super::start::drive;
-use crate::cli::{ReplayArgs, ResumeOptions, RunArgs};
+use crate::cli::{EventsArg, ReplayArgs, ResumeOptions, RunArgs};
 use crate::exit;
 use crate::render::{Invocation, Renderer, Style};
 
@@ -96,6 +96,8 @@ fn branch(
             resume_from: Some(checkpoint_id.to_string()),
             ..ResumeOptions::default()
         },
+        // Rendered as a transcript: the event form does not apply.
+        events: EventsArg::Full,
     };
     let mut prepared = prepare(&run_args)?;
     // A checkpoint that waits for the application is answered here, before the run starts.

@@ -4,14 +4,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use perstack_checkpoint::Storage;
-use perstack_events::{Event, EventsError, JsonlWriter, RunEventPayload};
+use perstack_events::compact::CompactRunPayload;
+use perstack_events::{CompactEvent, Event, EventsError, JsonlWriter, RunEventPayload};
 use perstack_providers::Provider;
 use perstack_runtime::StopSignal;
 
-use super::engine::{Engine, tokio_runtime};
+use super::engine::{Engine, Listener, tokio_runtime};
 use super::prepare::prepare;
 use super::why::{RunFacts, exit_line};
-use crate::cli::RunArgs;
+use crate::cli::{EventsArg, RunArgs};
 use crate::exit;
 
 pub fn run(args: &RunArgs) -> u8 {
@@ -27,6 +28,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let storage = Arc::clone(&prepared.storage);
+    let events = args.events;
     let facts = RunFacts {
         provider: prepared.provider.name(),
         expert_key: args.expert_key.clone(),
@@ -36,33 +38,39 @@ pub fn run(args: &RunArgs) -> u8 {
         let out = Arc::new(Mutex::new(JsonlWriter::new(std::io::stdout())));
         // Set once the engine exists: stdout closing stops the run as a signal does.
         let stop: Arc<OnceLock<StopSignal>> = Arc::new(OnceLock::new());
-        let on_closed = Arc::clone(&stop);
         // Which limit stopped the run, for the line on stderr.
         let budget: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let budget_seen = Arc::clone(&budget);
-        let write = move |e: &Event| {
-            if let Event::Run(run) = e
-                && let RunEventPayload::StopRunByBudget { reason, .. } = &run.payload
-            {
-                *budget_seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
-            }
-            if crate::stdout_pipe::closed() {
-                return;
-            }
-            let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
-            match w.write(e) {
-                Ok(()) => {}
-                Err(EventsError::Write(err)) if crate::stdout_pipe::is_broken_pipe(&err) => {
-                    let _ = crate::stdout_pipe::check(Err::<(), _>(err));
-                    if let Some(stop) = on_closed.get() {
-                        stop.stop("SIGPIPE");
+        let stdout = Stdout {
+            out,
+            on_closed: Arc::clone(&stop),
+            budget: Arc::clone(&budget),
+        };
+        let (engine, setting) = match events {
+            EventsArg::Full => {
+                let stdout = stdout.clone();
+                let listener = Arc::new(move |e: &Event| {
+                    if let Event::Run(run) = e
+                        && let RunEventPayload::StopRunByBudget { reason, .. } = &run.payload
+                    {
+                        stdout.saw_budget(reason);
                     }
-                }
-                Err(err) => tracing::error!("{err}"),
+                    stdout.write(|w| w.write(e));
+                });
+                Engine::start(prepared, Listener::Full(listener))
+            }
+            EventsArg::Compact => {
+                let stdout = stdout.clone();
+                let listener = Arc::new(move |e: &CompactEvent| {
+                    if let CompactEvent::Run(run) = e
+                        && let CompactRunPayload::StopRunByBudget { reason, .. } = &run.payload
+                    {
+                        stdout.saw_budget(reason);
+                    }
+                    stdout.write(|w| w.write_compact(e));
+                });
+                Engine::start(prepared, Listener::Compact(listener))
             }
         };
-        let listener = Arc::new(write.clone());
-        let (engine, setting) = Engine::start(prepared, listener);
         let _ = stop.set(engine.stop_signal());
         // Stdout may close while nothing is written (a long generation): notice it anyway.
         let signal = engine.stop_signal();
@@ -85,11 +93,55 @@ pub fn run(args: &RunArgs) -> u8 {
         }
         // Last on stdout, never stored: the head of the job's logs, for `--verify --expect`.
         if let Some(anchor) = anchor(&storage, &job_id) {
-            write(&anchor);
+            match events {
+                EventsArg::Full => stdout.write(|w| w.write(&anchor)),
+                EventsArg::Compact => {
+                    let line =
+                        CompactEvent::Unknown(serde_json::to_value(&anchor).unwrap_or_default());
+                    stdout.write(|w| w.write_compact(&line));
+                }
+            }
         }
         let _ = std::io::stdout().flush();
         code
     })
+}
+
+/// Stdout of `run`: one JSON line per event; a closed pipe stops the run like a signal.
+#[derive(Clone)]
+struct Stdout {
+    out: Arc<Mutex<JsonlWriter<std::io::Stdout>>>,
+    /// Set once the engine exists.
+    on_closed: Arc<OnceLock<StopSignal>>,
+    /// Which limit stopped the run, for the line on stderr.
+    budget: Arc<Mutex<Option<String>>>,
+}
+
+impl Stdout {
+    fn saw_budget(&self, reason: &str) {
+        *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.to_string());
+    }
+
+    /// Writes one line with `write`, unless the reader is gone.
+    fn write(
+        &self,
+        write: impl FnOnce(&mut JsonlWriter<std::io::Stdout>) -> Result<(), EventsError>,
+    ) {
+        if crate::stdout_pipe::closed() {
+            return;
+        }
+        let mut w = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        match write(&mut w) {
+            Ok(()) => {}
+            Err(EventsError::Write(err)) if crate::stdout_pipe::is_broken_pipe(&err) => {
+                let _ = crate::stdout_pipe::check(Err::<(), _>(err));
+                if let Some(stop) = self.on_closed.get() {
+                    stop.stop("SIGPIPE");
+                }
+            }
+            Err(err) => tracing::error!("{err}"),
+        }
+    }
 }
 
 /// The `auditAnchor` event of job `job_id` (none when the job stored nothing): the head of

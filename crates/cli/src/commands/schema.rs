@@ -10,6 +10,7 @@ use crate::exit;
 pub fn run(kind: SchemaArg) -> u8 {
     let kind = match kind {
         SchemaArg::Events => SchemaKind::Events,
+        SchemaArg::EventsCompact => SchemaKind::CompactEvents,
         SchemaArg::Config => SchemaKind::Config,
         SchemaArg::Checkpoint => SchemaKind::Checkpoint,
     };
