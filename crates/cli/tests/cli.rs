@@ -302,7 +302,7 @@ fn skill_base_serves_mcp_on_stdio() {
     }
     drop(stdin);
     let tools = by_id[&2]["result"]["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 16);
+    assert_eq!(tools.len(), perstack_core::config::BASE_SKILL_TOOLS.len());
     let read = by_id[&3]["result"].to_string();
     assert!(read.contains("hi there"), "{read}");
     child.kill().ok();

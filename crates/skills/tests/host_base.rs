@@ -17,7 +17,7 @@ use perstack_core::config::{
 };
 use perstack_events::RuntimeEventPayload;
 use perstack_skills::SkillError;
-use perstack_skills::host::{BUILT_IN_COMMAND, CallOutcome, SkillHost, ToolKind};
+use perstack_skills::host::{CallOutcome, SkillHost, ToolKind};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -64,35 +64,38 @@ async fn no_skills_table_serves_the_base_skill_in_process() {
         "hi"
     );
 
+    // As Perstack's in-memory base skill (apps/runtime/src/skill-manager/in-memory-base.ts in
+    // perstack-ai/perstack): no skillStarting, a skillConnected with every duration.
     let events = ev.drain().to_vec();
-    assert_eq!(
-        events[0],
-        RuntimeEventPayload::SkillStarting {
-            skill_name: "@perstack/base".into(),
-            command: BUILT_IN_COMMAND.into(),
-            args: vec![],
-        }
-    );
     let RuntimeEventPayload::SkillConnected {
         skill_name,
         server_info,
+        connect_duration_ms,
         spawn_duration_ms,
         handshake_duration_ms,
         tool_discovery_duration_ms,
         total_duration_ms,
-        ..
-    } = &events[1]
+    } = &events[0]
     else {
-        panic!("expected skillConnected, got {events:#?}");
+        panic!("expected skillConnected first, got {events:#?}");
     };
     assert_eq!(skill_name, "@perstack/base");
     assert_eq!(
         server_info.as_ref().map(|s| s.name.as_str()),
         Some("@perstack/base")
     );
-    assert_eq!(*spawn_duration_ms, None);
-    assert!(handshake_duration_ms.is_some() && tool_discovery_duration_ms.is_some());
-    assert!(total_duration_ms.is_some());
+    let (Some(spawn), Some(handshake), Some(discovery), Some(connect), Some(total)) = (
+        *spawn_duration_ms,
+        *handshake_duration_ms,
+        *tool_discovery_duration_ms,
+        *connect_duration_ms,
+        *total_duration_ms,
+    ) else {
+        panic!("every duration is reported: {events:#?}");
+    };
+    // Each is rounded down to whole ms on its own, the sum once.
+    assert!((spawn + handshake..=spawn + handshake + 1).contains(&connect));
+    assert!(total >= spawn + handshake + discovery, "{events:#?}");
     host.shutdown().await;
     assert_eq!(
         ev.drain().last(),
@@ -136,9 +139,16 @@ async fn perstack_style_base_declaration_never_spawns_npx() {
         .collect();
     assert_eq!(names, vec!["attemptCompletion", "readTextFile"]);
     assert_eq!(host.rules()[0].rule, "Read before you write.");
+    let events = ev.drain().to_vec();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RuntimeEventPayload::SkillStarting { .. })),
+        "nothing is spawned, so nothing is starting: {events:#?}"
+    );
     assert!(matches!(
-        &ev.drain()[0],
-        RuntimeEventPayload::SkillStarting { command, .. } if command == BUILT_IN_COMMAND
+        &events[0],
+        RuntimeEventPayload::SkillConnected { skill_name, .. } if skill_name == "@perstack/base"
     ));
     // An omitted tool is unknown to the host.
     let out = host

@@ -549,7 +549,10 @@ async fn lazy_skills_join_the_catalogue_when_ready() {
     // start() waited only for the base skill.
     assert_eq!(host.pending_skills(), vec!["slow", "dup", "broken"]);
     assert!(host.catalogue().get("echo").is_none());
-    assert_eq!(host.catalogue().len(), 16);
+    assert_eq!(
+        host.catalogue().len(),
+        perstack_skills::base::BASE_TOOL_NAMES.len()
+    );
 
     let err = host.ready().await.unwrap_err();
     // The first problem is reported; "slow" got in, "dup" collided, "broken" failed.
@@ -563,7 +566,11 @@ async fn lazy_skills_join_the_catalogue_when_ready() {
         host.catalogue().get("echo").unwrap().definition.skill_name,
         "slow"
     );
-    assert_eq!(host.catalogue().len(), 27);
+    // The base skill's tools and the test server's 11.
+    assert_eq!(
+        host.catalogue().len(),
+        perstack_skills::base::BASE_TOOL_NAMES.len() + 11
+    );
     let out = host
         .call("1", "echo", args(json!({"text": "late"})))
         .await

@@ -41,7 +41,7 @@ async fn install_records_every_experts_mcp_tools_and_round_trips() {
         .unwrap();
     assert_eq!(lock.version, "1");
     let plain = lock.tools_of("plain").unwrap();
-    assert_eq!(plain.len(), 16);
+    assert_eq!(plain.len(), perstack_skills::base::BASE_TOOL_NAMES.len());
     assert!(plain.iter().all(|t| t.skill_name == "@perstack/base"));
     let tester = &lock.experts["@team/tester@1.2.0"];
     assert_eq!(

@@ -49,7 +49,6 @@ pub use options::{
 };
 pub use plan::{Launch, PlannedSkill, SkillRule, ToolFilter, is_base_skill, plan};
 pub use ready::{LockMismatch, ReadyReport};
-pub use start::BUILT_IN_COMMAND;
 
 use crate::error::SkillError;
 use lazy::{Pending, StartTask};

@@ -97,21 +97,15 @@ pub(crate) struct Started {
     pub tools: Vec<ToolDefinition>,
 }
 
-/// Label used as `command` in the base skill's `skillStarting` event.
-pub const BUILT_IN_COMMAND: &str = "(built-in)";
-
-/// Starts the built-in base skill in-process.
+/// Starts the built-in base skill in-process. As Perstack's in-memory base skill, it emits
+/// no `skillStarting` (nothing is spawned), only `skillConnected`, whose `spawnDurationMs` is
+/// the time to make the server ready to serve (Perstack reports 0 there).
 pub(crate) async fn start_base(
     name: String,
     filter: ToolFilter,
     options: &HostOptions,
     events: Arc<dyn SkillEventSink>,
 ) -> Result<Started, SkillError> {
-    events.emit(RuntimeEventPayload::SkillStarting {
-        skill_name: name.clone(),
-        command: BUILT_IN_COMMAND.to_string(),
-        args: Vec::new(),
-    });
     let t0 = Instant::now();
     let base = BaseSkill::with_env(
         &options.workspace,
@@ -126,7 +120,17 @@ pub(crate) async fn start_base(
         server: served.server,
         _gone: gone_tx,
     };
-    finish(name, connected, backend, t0, None, spawned, options, events).await
+    finish(
+        name,
+        connected,
+        backend,
+        t0,
+        Some(spawned),
+        spawned,
+        options,
+        events,
+    )
+    .await
 }
 
 /// Starts a stdio skill as a confined child process.
