@@ -260,36 +260,67 @@ fn drop_capabilities() -> std::result::Result<(), Errno> {
 /// Tries the plan in a throwaway forked child: `Ok` when this kernel (and the seccomp
 /// profile of any container around us) allows it, else why not.
 pub(crate) fn probe(plan: &NsPlan) -> std::result::Result<(), String> {
+    // The child reports its result through a pipe before it exits: the parent goes on as soon
+    // as it is known, while the kernel tears the child's new namespaces down (milliseconds,
+    // on the run's path to its first model request before) and a thread reaps it.
+    let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe for the probe: {e}"))?;
     // SAFETY: the child only runs `NsPlan::enter` (system calls on data prepared before the
-    // fork, no allocation, no lock) and then `_exit`, as a pre_exec hook would.
+    // fork, no allocation, no lock), one `write` and then `_exit`, as a pre_exec hook would.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
-        let code = match plan.enter() {
+        let code: i32 = match plan.enter() {
             Ok(()) => 0,
             Err(e) => e.raw_os_error(),
         };
+        let _ = rustix::io::write(&writer, &code.to_le_bytes());
         // SAFETY: `_exit` ends the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(code) }
     }
+    drop(writer);
     let child = rustix::process::Pid::from_raw(pid).ok_or("fork returned no pid")?;
-    let status = loop {
+    let mut reported = [0u8; 4];
+    if std::io::Read::read_exact(&mut reader, &mut reported).is_ok() {
+        let reap = move || wait(child);
+        if std::thread::Builder::new()
+            .name("perstack-ns-reap".into())
+            .spawn(reap)
+            .is_err()
+        {
+            let _ = wait(child);
+        }
+        return match i32::from_le_bytes(reported) {
+            0 => Ok(()),
+            code => Err(refused(code)),
+        };
+    }
+    // No report: the child died before writing; its status says how.
+    let status = wait(child)?;
+    match status.exit_status() {
+        Some(0) => Ok(()),
+        Some(code) => Err(refused(code)),
+        None => Err(format!("the probe child died: {status:?}")),
+    }
+}
+
+fn refused(code: i32) -> String {
+    format!(
+        "unshare/mount refused: {} (unprivileged user namespaces unavailable, e.g. blocked \
+         by a container's seccomp profile or a sysctl)",
+        std::io::Error::from_raw_os_error(code)
+    )
+}
+
+/// Waits for the probe child `child`.
+fn wait(child: rustix::process::Pid) -> std::result::Result<rustix::process::WaitStatus, String> {
+    loop {
         match rustix::process::waitpid(Some(child), WaitOptions::empty()) {
-            Ok(Some((_, s))) => break s,
+            Ok(Some((_, s))) => return Ok(s),
             Ok(None) => return Err("the probe child vanished".into()),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(format!("waiting for the probe: {e}")),
         }
-    };
-    match status.exit_status() {
-        Some(0) => Ok(()),
-        Some(code) => Err(format!(
-            "unshare/mount refused: {} (unprivileged user namespaces unavailable, e.g. blocked \
-             by a container's seccomp profile or a sysctl)",
-            std::io::Error::from_raw_os_error(code)
-        )),
-        None => Err(format!("the probe child died: {status:?}")),
     }
 }
