@@ -54,6 +54,7 @@ async fn stdio_skill_lists_and_calls_tools_with_their_content() {
     assert_eq!(
         names,
         [
+            "ask",
             "connect",
             "crash",
             "echo",
@@ -471,7 +472,7 @@ async fn colliding_tools_are_refused_and_pick_omit_resolve_them() {
         host.catalogue().get("echo").unwrap().definition.skill_name,
         "a"
     );
-    assert_eq!(host.catalogue().len(), 11);
+    assert_eq!(host.catalogue().len(), 12);
     assert_eq!(host.running_skills(), vec!["a", "b"]);
     host.shutdown().await;
 }
@@ -566,10 +567,10 @@ async fn lazy_skills_join_the_catalogue_when_ready() {
         host.catalogue().get("echo").unwrap().definition.skill_name,
         "slow"
     );
-    // The base skill's tools and the test server's 11.
+    // The base skill's tools and the test server's 12.
     assert_eq!(
         host.catalogue().len(),
-        perstack_skills::base::BASE_TOOL_NAMES.len() + 11
+        perstack_skills::base::BASE_TOOL_NAMES.len() + 12
     );
     let out = host
         .call("1", "echo", args(json!({"text": "late"})))

@@ -1,6 +1,6 @@
 //! A small MCP server on stdio for the skill host's tests (not part of the product): tools
 //! that echo, sleep, crash, fail, return JSON-RPC errors, images and resources, print to
-//! stderr and report their environment.
+//! stderr, report their environment and ask the user (elicitation).
 //!
 //! Flags: `--name NAME` (server name, default `perstack-test-server`), `--hang` (never
 //! answer), `--exit-at-start` (print to stderr and exit 1), `--stderr TEXT` (print a line
@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ResourceContents, ServerCapabilities,
-    ServerConfig,
+    CallToolResult, ContentBlock, ElicitRequestParams, Implementation, ResourceContents,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::{ErrorData, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
@@ -144,6 +144,37 @@ impl TestServer {
                 CallToolResult::error(vec![ContentBlock::text(format!("connect failed: {e}"))])
             }
         })
+    }
+
+    #[tool(description = "Ask the user for a name and an age (elicitation); return the answer.")]
+    async fn ask(&self, peer: rmcp::Peer<rmcp::RoleServer>, _p: Parameters<NoParams>) -> Answer {
+        let declared = peer
+            .peer_info()
+            .is_some_and(|i| i.capabilities.elicitation.is_some());
+        if !declared {
+            return Ok(CallToolResult::success(vec![ContentBlock::text(
+                "the client declared no elicitation",
+            )]));
+        }
+        let request = serde_json::json!({
+            "mode": "form",
+            "message": "Who are you?",
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "default": "Ada"},
+                    "age": {"type": "integer"}
+                }
+            }
+        });
+        let params: ElicitRequestParams = serde_json::from_value(request)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let answer = peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let body = serde_json::to_string(&answer).unwrap_or_default();
+        Ok(CallToolResult::success(vec![ContentBlock::text(body)]))
     }
 
     #[tool(description = "The server's process id and working directory.")]
