@@ -264,3 +264,45 @@ async fn mcp_server_git_over_stdio_writes_inside_the_workspace_only() {
     assert!(outside.is_error, "{outside:?}");
     host.shutdown().await;
 }
+
+/// server-everything's `simulate-research-query` lists `execution.taskSupport: "required"`
+/// (MCP tasks, 2025-11-25) and answers a plain call with -32601; the host does not call
+/// tools as tasks, so it is not offered. Every other tool is, over stdio and over
+/// streamable HTTP (SSE responses).
+#[tokio::test]
+#[ignore = "peer: @modelcontextprotocol/server-everything (npm); run with cargo xtask test"]
+async fn server_everything_task_only_tool_is_not_offered() {
+    let server = peer(
+        "npm/node_modules/.bin/mcp-server-everything",
+        "@modelcontextprotocol/server-everything (npm)",
+    );
+    let ws = workspace();
+    let (sink, _ev) = events();
+    let everything = SkillConfig::McpStdioSkill(StdioSkill {
+        command: server.display().to_string(),
+        args: Some(vec!["stdio".into()]),
+        ..StdioSkill::default()
+    });
+    let host = SkillHost::start(
+        &expert_with(vec![("everything", everything)]),
+        &no_experts(),
+        options(&ws),
+        sink,
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = host
+        .tool_definitions()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    host.shutdown().await;
+    assert!(
+        !names.iter().any(|n| n == "simulate-research-query"),
+        "{names:?}"
+    );
+    for offered in ["echo", "get-sum", "trigger-long-running-operation"] {
+        assert!(names.iter().any(|n| n == offered), "{offered}: {names:?}");
+    }
+    println!("offered over stdio: {names:?}");
+}

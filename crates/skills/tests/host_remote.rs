@@ -193,5 +193,30 @@ async fn server_everything_over_streamable_http_on_loopback() {
         "{image:?}"
     );
     host.shutdown().await;
+
+    // The task-only tool (execution.taskSupport "required") is seen in the SSE response of
+    // tools/list and not offered; the others are.
+    let (sink, _ev) = events();
+    let all = SkillHost::start(
+        &expert_with(vec![(
+            "everything",
+            SkillConfig::McpSseSkill(RemoteSkill {
+                endpoint: format!("http://localhost:{port}/mcp"),
+                ..RemoteSkill::default()
+            }),
+        )]),
+        &no_experts(),
+        options(&ws),
+        sink,
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = all.tool_definitions().into_iter().map(|t| t.name).collect();
+    all.shutdown().await;
+    assert!(
+        !names.iter().any(|n| n == "simulate-research-query"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "echo"), "{names:?}");
     server.kill().await.unwrap();
 }

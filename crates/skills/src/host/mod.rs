@@ -30,6 +30,7 @@ mod ready;
 mod remote;
 mod start;
 mod stdio;
+mod tasks;
 
 use std::sync::Arc;
 

@@ -22,6 +22,7 @@ use super::oauth::{Http, OAuth, OAuthClient, OAuthSettings};
 use super::options::HostOptions;
 use super::plan::ToolFilter;
 use super::start::{Backend, Started, connect, finish};
+use super::tasks::{TapHttp, TaskSupport};
 use crate::error::SkillError;
 
 /// A remote skill as planned.
@@ -112,10 +113,13 @@ pub(crate) async fn start_remote(
         StreamableHttpClientTransportConfig::with_uri(uri.as_str()).reinit_on_expired_session(true);
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
+    // The server's SSE responses show which tools can only be called as tasks.
+    let tasks = TaskSupport::default();
     let connected = match oauth {
         None => {
+            let client = TapHttp::new(client, tasks.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            connect(&name, transport, gone_rx, &filter, options).await
+            connect(&name, transport, gone_rx, &filter, options, &tasks).await
         }
         Some(table) => {
             let settings = OAuthSettings::from_config(&table, options.env.as_ref())
@@ -128,9 +132,9 @@ pub(crate) async fn start_remote(
                 http,
             )
             .map_err(&refuse)?;
-            let client = OAuthClient::new(client, Arc::new(auth));
+            let client = TapHttp::new(OAuthClient::new(client, Arc::new(auth)), tasks.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            connect(&name, transport, gone_rx, &filter, options).await
+            connect(&name, transport, gone_rx, &filter, options, &tasks).await
         }
     };
     let backend = Backend::Remote { _gone: gone_tx };

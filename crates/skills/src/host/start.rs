@@ -20,6 +20,7 @@ use super::forwarder::Forwarder;
 use super::options::HostOptions;
 use super::plan::{Launch, ToolFilter};
 use super::stdio::{SpawnSpec, StdioProcess};
+use super::tasks::{TapRead, TaskSupport, without_task_only};
 use crate::base::{BaseSkill, serve_in_process};
 use crate::error::SkillError;
 
@@ -115,7 +116,8 @@ pub(crate) async fn start_base(
     let served = serve_in_process(base);
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
-    let connected = connect(&name, served.stream, gone_rx, &filter, options).await;
+    let tasks = TaskSupport::default();
+    let connected = connect(&name, served.stream, gone_rx, &filter, options, &tasks).await;
     let backend = Backend::InProcess {
         server: served.server,
         _gone: gone_tx,
@@ -223,7 +225,11 @@ pub(crate) async fn start_stdio(
         }
     };
     let spawned = t0.elapsed();
-    let connected = connect(&name, pipes, process.exited(), &filter, options).await;
+    // The server's raw stdout shows which tools can only be called as tasks.
+    let tasks = TaskSupport::default();
+    let (stdout, stdin) = pipes;
+    let pipes = (TapRead::new(stdout, tasks.clone()), stdin);
+    let connected = connect(&name, pipes, process.exited(), &filter, options, &tasks).await;
     let backend = Backend::Stdio {
         process,
         tmp,
@@ -256,6 +262,7 @@ pub(crate) async fn connect<T, E, A>(
     gone: watch::Receiver<bool>,
     filter: &ToolFilter,
     options: &HostOptions,
+    tasks: &TaskSupport,
 ) -> Result<Connected, SkillError>
 where
     T: IntoTransport<RoleClient, E, A>,
@@ -287,7 +294,8 @@ where
         if !unknown.is_empty() {
             tracing::warn!(skill = %name, ?unknown, "pick/omit name tools the skill does not have");
         }
-        let tools = all.into_iter().filter(|t| filter.keeps(&t.name)).collect();
+        let kept = all.into_iter().filter(|t| filter.keeps(&t.name)).collect();
+        let tools = without_task_only(name, kept, tasks);
         Ok(Connected {
             session,
             tools,
