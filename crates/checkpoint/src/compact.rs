@@ -125,9 +125,11 @@ fn serialize<T: Serialize>(what: &'static str, v: &T) -> Result<Value, StorageEr
 /// Encodes `event` in format 2. `refer(run, messages)` returns the reference to store for
 /// `messages`: a prefix of the run's message log, the rest going inline after it (a count
 /// of 0 still names the log whose lines the inline messages are); None stores the array.
-/// The conversations are lent out of `event` (not copied) and put back before returning.
+/// The conversations are lent out of `event` (not copied) and put back before returning;
+/// with `lent`, every conversation slot holds `lent` instead (the event's are left empty).
 pub(crate) fn encode(
     event: &mut Event,
+    lent: Option<&[Message]>,
     mut refer: impl FnMut(&str, &[Message]) -> Option<MessageRef>,
 ) -> Result<Value, StorageError> {
     let Event::Run(run) = event else {
@@ -139,10 +141,12 @@ pub(crate) fn encode(
         .collect();
     let encoded = (|| {
         let mut value = serialize("event", &*run)?;
-        for (slot, run_id, msgs) in &taken {
+        for (slot, run_id, own) in &taken {
             let Some(place) = value.pointer_mut(slot.pointer()) else {
                 continue;
             };
+            // A lent conversation stands for every slot (left empty by the caller).
+            let msgs = lent.unwrap_or(own);
             *place = match refer(run_id, msgs) {
                 Some(r) => {
                     let stored = StoredRef {
@@ -160,7 +164,7 @@ pub(crate) fn encode(
                     }
                     v
                 }
-                None => serialize("messages", msgs)?,
+                None => serialize("messages", &msgs)?,
             };
         }
         Ok(value)

@@ -68,6 +68,13 @@ impl MessageLog {
 
     /// How many leading messages of `messages` equal the log's first lines.
     pub fn common_prefix(&self, messages: &[Message]) -> usize {
+        // A run's conversation only grows, so when the newest logged message is in its place
+        // (ids are unique), everything before it is too: checking it alone keeps a step's
+        // cost independent of the run's length. Anything else is compared message by message.
+        let n = self.messages.len();
+        if n > 0 && n <= messages.len() && self.messages.last() == messages.get(n - 1) {
+            return n;
+        }
         self.messages
             .iter()
             .zip(messages)

@@ -212,6 +212,17 @@ impl Storage {
     /// what makes it durable ([`Storage::append_event`]; a file lost with the power is
     /// rebuilt from the log by [`Storage::recover_job`]). Returns what was written.
     pub fn store_checkpoint(&self, cp: &Checkpoint) -> Result<StoreStats, StorageError> {
+        self.store_checkpoint_lent(cp, &cp.messages)
+    }
+
+    /// [`Storage::store_checkpoint`] for a checkpoint whose conversation is `messages`
+    /// (`cp.messages` is ignored): a caller that keeps the conversation apart lends it
+    /// instead of copying it into the checkpoint every step.
+    pub fn store_checkpoint_lent(
+        &self,
+        cp: &Checkpoint,
+        messages: &[perstack_core::Message],
+    ) -> Result<StoreStats, StorageError> {
         let job_dir = self.layout.job_dir(&cp.job_id)?;
         // Refused (a link in the way) before anything is written.
         self.layout.checkpoint_file(&cp.job_id, &cp.id)?;
@@ -232,11 +243,11 @@ impl Storage {
             }
         };
         let mut log = lock(&log);
-        if !log.extends(&cp.messages) {
+        if !log.extends(messages) {
             // The conversation was rewritten (not an append): start a new log generation.
             *log = MessageLog::create(&self.counter, &job_dir, &cp.run_id)?;
         }
-        let (mref, message_bytes) = log.append_tail(&cp.messages)?;
+        let (mref, message_bytes) = log.append_tail(messages)?;
         let bytes = self.write_checkpoint_file(cp, mref, Durability::Replaced)?;
         Ok(StoreStats {
             message_bytes,
@@ -253,8 +264,8 @@ impl Storage {
         durability: Durability,
     ) -> Result<Vec<u8>, StorageError> {
         let path = self.layout.checkpoint_file(&cp.job_id, &cp.id)?;
-        let mut bare = cp.clone();
-        bare.messages = Vec::new();
+        // Not `cp.clone()`: that would copy the whole conversation to throw it away.
+        let bare = cp.without_messages();
         let stored = StoredCheckpoint {
             format: CHECKPOINT_FORMAT.to_string(),
             messages_log: mref.rel,

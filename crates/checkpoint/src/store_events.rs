@@ -30,15 +30,39 @@ impl Storage {
     pub fn append_event(
         &self,
         log: &mut EventLog,
+        event: Event,
+        durable: bool,
+    ) -> Result<Appended, StorageError> {
+        self.append(log, event, durable, None)
+    }
+
+    /// [`Storage::append_event`] for a run event whose conversations are all `conversation`
+    /// and left out of it (its `messages` slots empty; stored and read back whole): a caller
+    /// that keeps the conversation apart lends it instead of copying it into each slot.
+    /// Not for `startRun`, whose initial checkpoint holds less than the conversation.
+    pub fn append_event_lent(
+        &self,
+        log: &mut EventLog,
+        event: Event,
+        durable: bool,
+        conversation: &[perstack_core::Message],
+    ) -> Result<Appended, StorageError> {
+        self.append(log, event, durable, Some(conversation))
+    }
+
+    fn append(
+        &self,
+        log: &mut EventLog,
         mut event: Event,
         durable: bool,
+        lent: Option<&[perstack_core::Message]>,
     ) -> Result<Appended, StorageError> {
         let job_id = event.job_id().to_string();
         let run_id = event.run_id().to_string();
         let mlog = self.message_log(&job_id, &run_id);
         // Lines of the message log this line carries inline (made referable once written).
         let mut carried = None;
-        let value = compact::encode(&mut event, |slot_run, messages| {
+        let value = compact::encode(&mut event, lent, |slot_run, messages| {
             // Only the run's own message log: its lines are carried by this event log.
             let mlog = mlog.as_ref().filter(|_| slot_run == run_id)?;
             let mlog = lock(mlog);

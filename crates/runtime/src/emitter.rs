@@ -166,21 +166,26 @@ fn persist(
         return Ok(());
     };
     let mut run = *run;
+    // `startRun`'s initial checkpoint holds less than the conversation: it gets its own
+    // copy (once per run); every other conversation slot is the conversation, lent.
+    let own = matches!(run.payload, RunEventPayload::StartRun { .. });
+    if own {
+        fill(&mut run.payload, &mut conv);
+    }
     let storage = sink.map(|(s, _)| s);
-    let lent = if storage.is_some() || matches!(listener, Sink::Full(_)) {
-        fill(&mut run.payload, &mut conv)
-    } else {
-        false
-    };
     let mut durable = false;
     if let Some(s) = storage {
+        let store = |cp: &perstack_core::Checkpoint| match own {
+            true => s.store_checkpoint(cp),
+            false => s.store_checkpoint_lent(cp, conv.messages()),
+        };
         // Perstack stores the end-of-step checkpoint of `continueToNextStep`; the next
         // step's is what resuming needs. Both are kept (messages are stored once).
         if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = &run.payload {
-            s.store_checkpoint(checkpoint)?;
+            store(checkpoint)?;
         }
         if let Some(cp) = run.payload.checkpoint() {
-            s.store_checkpoint(cp)?;
+            store(cp)?;
         }
     }
     if let Some(cp) = run.payload.checkpoint() {
@@ -197,10 +202,13 @@ fn persist(
     match sink {
         Some((s, log)) => {
             let mut log = lock(log);
-            let event = s.append_event(&mut log, event, durable)?.event;
-            hand_over(listener, event, update, &mut conv, lent);
+            let event = match own {
+                true => s.append_event(&mut log, event, durable)?.event,
+                false => (s.append_event_lent(&mut log, event, durable, conv.messages())?).event,
+            };
+            hand_over(listener, event, update, &mut conv, own);
         }
-        None => hand_over(listener, event, update, &mut conv, lent),
+        None => hand_over(listener, event, update, &mut conv, own),
     }
     Ok(())
 }
@@ -229,44 +237,53 @@ fn fill(payload: &mut RunEventPayload, conv: &mut Conversation) -> bool {
     true
 }
 
-/// Hands a stored event to the listener, then returns the lent conversation.
+/// Hands a stored event to the listener: Perstack's form with the conversation put in
+/// (lent for the call, unless `filled` already), or the compact form.
 fn hand_over(
     listener: &Sink,
     event: Event,
     update: Option<ConversationUpdate>,
     conv: &mut Conversation,
-    lent: bool,
+    filled: bool,
 ) {
-    if let Sink::Full(l) = listener {
-        l.on_event(&event);
-    }
     let Event::Run(mut run) = event else {
+        listener.plain(&event);
         return;
     };
-    if lent && let Some(first) = run.payload.conversations_mut().into_iter().next() {
-        conv.put_back(std::mem::take(first));
-    }
-    if let Sink::Compact(l) = listener {
-        let RunEvent {
-            id,
-            timestamp,
-            job_id,
-            run_id,
-            expert_key,
-            step_number,
-            payload,
-        } = *run;
-        let compact = CompactRunEvent {
-            id,
-            timestamp,
-            job_id,
-            run_id,
-            expert_key,
-            step_number,
-            conversation: update,
-            payload: conv.encode(payload),
-        };
-        l.on_compact_event(&CompactEvent::Run(Box::new(compact)));
+    match listener {
+        Sink::Full(l) => {
+            let lent = !filled && fill(&mut run.payload, conv);
+            let event = Event::Run(run);
+            l.on_event(&event);
+            if lent
+                && let Event::Run(mut run) = event
+                && let Some(first) = run.payload.conversations_mut().into_iter().next()
+            {
+                conv.put_back(std::mem::take(first));
+            }
+        }
+        Sink::Compact(l) => {
+            let RunEvent {
+                id,
+                timestamp,
+                job_id,
+                run_id,
+                expert_key,
+                step_number,
+                payload,
+            } = *run;
+            let compact = CompactRunEvent {
+                id,
+                timestamp,
+                job_id,
+                run_id,
+                expert_key,
+                step_number,
+                conversation: update,
+                payload: conv.encode(payload),
+            };
+            l.on_compact_event(&CompactEvent::Run(Box::new(compact)));
+        }
     }
 }
 
