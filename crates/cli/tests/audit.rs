@@ -219,12 +219,25 @@ fn a_corrupt_or_deleted_job_record_fails() {
 
 #[test]
 fn an_edited_line_with_the_chain_recomputed_is_caught_by_the_anchor_or_the_key() {
-    // Unkeyed: the chain is consistent again, so only the anchor can tell.
+    // Unkeyed: the chain is consistent again, so only the anchor can tell. (Only the first
+    // line holding the query is edited: the lines that carry the query inside a checkpoint
+    // would no longer match the checkpoint files, which verify reports without an anchor.)
     let r = record(None);
     let lines = r.lines();
+    let first = lines
+        .iter()
+        .position(|l| l.contains("Write twice"))
+        .unwrap();
     let edited: Vec<String> = lines
         .iter()
-        .map(|l| l.replace("Write twice", "Delete all"))
+        .enumerate()
+        .map(|(i, l)| {
+            if i == first {
+                l.replace("Write twice", "Delete all")
+            } else {
+                l.clone()
+            }
+        })
         .collect();
     assert_ne!(edited, lines, "the query is in the log");
     r.write_lines(&rechain(&edited));
@@ -325,10 +338,13 @@ fn continuing_a_job_whose_checkpoints_are_all_corrupt_is_refused_and_changes_not
     assert!(again.events.is_empty(), "{:?}", again.types());
     assert_eq!(snapshot(&r.setup.job_dir(&r.job)), before);
 
-    // With every checkpoint deleted, the steps job.json records would be lost just the same.
+    // With every checkpoint and the event log deleted, the steps job.json records would be
+    // lost just the same.
     for path in r.checkpoints() {
         std::fs::remove_file(path).unwrap();
     }
+    let moved = r.setup.ws().join("events.jsonl.away");
+    std::fs::rename(&r.log, &moved).unwrap();
     let before = snapshot(&r.setup.job_dir(&r.job));
     let again = r.setup.run(
         &Endpoint::openai(&llm.base_url),
@@ -342,4 +358,23 @@ fn continuing_a_job_whose_checkpoints_are_all_corrupt_is_refused_and_changes_not
         again.stderr
     );
     assert_eq!(snapshot(&r.setup.job_dir(&r.job)), before);
+
+    // With the event log back, the checkpoint files (derived from it, the shape a power loss
+    // can leave of files written without a sync) are rebuilt from it, and the job goes on
+    // from its last step instead of starting over.
+    std::fs::rename(&moved, &r.log).unwrap();
+    let steps = r.setup.job(&r.job)["totalSteps"].as_u64().unwrap();
+    let again = r.setup.run(
+        &Endpoint::openai(&llm.base_url),
+        &["--continue-job", "audited"],
+        "Go on",
+    );
+    assert_completed(&again);
+    assert!(
+        again.stderr.contains("rebuilt from its event log"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(r.setup.job(&r.job)["totalSteps"].as_u64(), Some(steps + 1));
+    r.setup.assert_verified(&r.job);
 }

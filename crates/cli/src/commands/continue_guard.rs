@@ -1,13 +1,25 @@
-//! `--continue` / `--continue-job` never lose work: when the job's checkpoints cannot be
-//! loaded, continuing would start the job over (or from an older step) and overwrite its
-//! record, so it is refused before anything is written.
+//! `--continue` / `--continue-job` never lose work: what a crash took from the files derived
+//! from the event log is written back from it first; when the job's checkpoints still cannot
+//! be loaded, continuing would start the job over (or from an older step) and overwrite its
+//! record, so it is refused before anything else is written.
 
 use perstack_checkpoint::Storage;
 use perstack_core::Job;
 
 /// An error when `job` cannot be continued without losing work: a checkpoint file that does
-/// not load, or steps recorded with no checkpoint left.
+/// not load, or steps recorded with no checkpoint left. First writes back from the event log
+/// what a crash or power loss took from the files derived from it (docs/storage.md).
 pub(crate) fn check(storage: &Storage, job: &Job, flag: &str) -> Result<(), String> {
+    let recovered = storage.recover_job(&job.id).map_err(|e| e.to_string())?;
+    if !recovered.is_empty() {
+        tracing::warn!(
+            "job \"{id}\": rebuilt from its event log after a crash: {lines} message line(s), \
+             checkpoint(s) {cps:?}",
+            id = job.id,
+            lines = recovered.message_lines,
+            cps = recovered.checkpoints
+        );
+    }
     let bad = storage
         .unreadable_checkpoints(&job.id)
         .map_err(|e| e.to_string())?;
