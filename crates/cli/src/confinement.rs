@@ -9,6 +9,43 @@ use perstack_sandbox::workspace::{ProtectedFile, ProtectedRole};
 use perstack_sandbox::{Confinement, ConfinementPolicy, Enforcement};
 use perstack_skills::host::HostOptions;
 
+/// A probe running on its own thread while the rest of the run is prepared (it forks and
+/// tries the layers: milliseconds that need not delay the first model request).
+pub struct Probe(Result<std::thread::JoinHandle<ConfinementSummary>, ConfinementSummary>);
+
+impl Probe {
+    /// Starts probing the layers a stdio skill of `host` would get; probes here, inline, if
+    /// no thread can be started.
+    pub fn start(host: HostOptions) -> Self {
+        let inline = host.clone();
+        let spawned = std::thread::Builder::new()
+            .name("perstack-probe".into())
+            .spawn(move || probe(&host));
+        match spawned {
+            Ok(handle) => Probe(Ok(handle)),
+            Err(_) => Probe(Err(probe(&inline))),
+        }
+    }
+
+    /// The probe's result (layers unknown, `none`, if the probe thread panicked).
+    pub fn join(self) -> ConfinementSummary {
+        match self.0 {
+            Ok(handle) => handle.join().unwrap_or_else(|_| unknown()),
+            Err(done) => done,
+        }
+    }
+}
+
+fn unknown() -> ConfinementSummary {
+    ConfinementSummary {
+        no_new_privs: false,
+        landlock: LayerStatus::None,
+        landlock_abi: None,
+        seccomp: LayerStatus::None,
+        mount_namespace: LayerStatus::None,
+    }
+}
+
 /// Probes the layers a stdio skill of `host` would get.
 pub fn probe(host: &HostOptions) -> ConfinementSummary {
     if !host.confine_skills {
@@ -41,13 +78,7 @@ pub fn probe(host: &HostOptions) -> ConfinementSummary {
         }
         Err(e) => {
             tracing::warn!(error = %e, "confinement probe failed");
-            ConfinementSummary {
-                no_new_privs: false,
-                landlock: LayerStatus::None,
-                landlock_abi: None,
-                seccomp: LayerStatus::None,
-                mount_namespace: LayerStatus::None,
-            }
+            unknown()
         }
     }
 }

@@ -93,6 +93,12 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let workspace = workspace(opts.workspace.as_deref())?;
     let run_env = run_environment(&loaded, &opts.env_path)?;
     let protected = run_env.files_to_protect(&current_dir()?, loaded.dir(), &loaded.config);
+    let protected = crate::confinement::protected_files(&path, loaded.dir(), &protected);
+    // The confinement probe forks and tries each layer: it runs while the rest is prepared.
+    let probe = crate::confinement::Probe::start(crate::state_dir::host_options(
+        &opts.storage,
+        HostOptions::new(&workspace).with_protected(protected.clone()),
+    ));
     // The process environment, then the env files (never written back).
     let mut env: BTreeMap<String, String> = run_env.into_vars();
     // `--env`: for every child, and visible to `requiredEnv` checks like any other variable.
@@ -172,11 +178,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         HostOptions::new(&workspace)
             .with_env(env)
             .with_egress(egress.clone())
-            .with_protected(crate::confinement::protected_files(
-                &path,
-                loaded.dir(),
-                &protected,
-            )),
+            .with_protected(protected),
     );
     host_options.redactor = Arc::clone(&redactor);
     host_options.base.passed_env = passed;
@@ -185,7 +187,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     setting.trace.provider_endpoint = Some(crate::confinement::provider_endpoint(&provider));
     setting.trace.egress = egress.as_ref().map(ToString::to_string);
-    setting.trace.confinement = Some(crate::confinement::probe(&host_options));
+    setting.trace.confinement = Some(probe.join());
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
     let lockfile = if lock_path.exists() {
         Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)
