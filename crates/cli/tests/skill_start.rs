@@ -36,9 +36,9 @@ args = []"#
         (
             r#"type = "mcpStdioSkill"
 command = "sh"
-args = ["-c", "exit 3"]"#
+args = ["-c", "echo 'cannot read config.json' >&2; exit 3"]"#
                 .to_string(),
-            "skill \"broken\" failed to start",
+            "(the process exited (exit status: 3); its last stderr line: cannot read config.json)",
         ),
         (
             format!("type = \"mcpHttpSkill\"\nendpoint = \"http://127.0.0.1:{port}/mcp\""),

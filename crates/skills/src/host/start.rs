@@ -229,7 +229,13 @@ pub(crate) async fn start_stdio(
     let tasks = TaskSupport::default();
     let (stdout, stdin) = pipes;
     let pipes = (TapRead::new(stdout, tasks.clone()), stdin);
-    let connected = connect(&name, pipes, process.exited(), &filter, options, &tasks).await;
+    let mut connected = connect(&name, pipes, process.exited(), &filter, options, &tasks).await;
+    // A process that went away says why: its exit status and last stderr line.
+    if let Err(SkillError::Startup { reason, .. }) = &mut connected
+        && let Some(note) = process.exit_note().await
+    {
+        reason.push_str(&format!(" ({note})"));
+    }
     let backend = Backend::Stdio {
         process,
         tmp,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use perstack_events::RuntimeEventPayload;
@@ -37,6 +37,27 @@ pub(crate) struct StdioProcess {
     exited: watch::Receiver<bool>,
     stop: Option<oneshot::Sender<Duration>>,
     watcher: Option<tokio::task::JoinHandle<()>>,
+    last_words: LastWords,
+}
+
+/// How long a failed start waits for the exit status and the rest of stderr.
+const LAST_WORDS_WAIT: Duration = Duration::from_secs(2);
+
+/// What a process said on its way out: its exit status and last stderr line (redacted),
+/// for the message of a start that failed because the process went away.
+#[derive(Debug, Clone, Default)]
+struct LastWords {
+    status: Arc<Mutex<Option<String>>>,
+    stderr: Arc<Mutex<Option<String>>>,
+    stderr_closed: Arc<tokio::sync::Notify>,
+}
+
+fn set(slot: &Mutex<Option<String>>, value: String) {
+    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+}
+
+fn get(slot: &Mutex<Option<String>>) -> Option<String> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 /// The protocol ends of a spawned child.
@@ -75,11 +96,13 @@ impl StdioProcess {
         else {
             return Err(startup("the child's pipes are missing".into()));
         };
+        let last_words = LastWords::default();
         tokio::spawn(drain_stderr(
             spec.name.clone(),
             stderr,
             events.clone(),
             redactor,
+            last_words.clone(),
         ));
         let pgid = child.id().and_then(|id| i32::try_from(id).ok());
         if let Some(pgid) = pgid {
@@ -88,13 +111,20 @@ impl StdioProcess {
         let (exited_tx, exited) = watch::channel(false);
         let (stop_tx, stop_rx) = oneshot::channel();
         let watcher = tokio::spawn(watch_child(
-            spec.name, pgid, child, stop_rx, exited_tx, events,
+            spec.name,
+            pgid,
+            child,
+            stop_rx,
+            exited_tx,
+            events,
+            last_words.status.clone(),
         ));
         Ok((
             StdioProcess {
                 exited,
                 stop: Some(stop_tx),
                 watcher: Some(watcher),
+                last_words,
             },
             (stdout, stdin),
         ))
@@ -103,6 +133,26 @@ impl StdioProcess {
     /// A receiver that turns `true` once the process has exited.
     pub fn exited(&self) -> watch::Receiver<bool> {
         self.exited.clone()
+    }
+
+    /// If the process has exited (waiting briefly for it and its stderr): its exit status
+    /// and last stderr line, for the message of a start that failed.
+    pub async fn exit_note(&self) -> Option<String> {
+        let mut exited = self.exited.clone();
+        let closed = self.last_words.stderr_closed.notified();
+        let gone = tokio::time::timeout(LAST_WORDS_WAIT, exited.wait_for(|e| *e))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if !gone {
+            return None;
+        }
+        // The stderr drain may still be behind the exit.
+        let _ = tokio::time::timeout(LAST_WORDS_WAIT, closed).await;
+        let status = get(&self.last_words.status).unwrap_or_else(|| "status unknown".into());
+        Some(match get(&self.last_words.stderr) {
+            Some(line) => format!("the process exited ({status}); its last stderr line: {line}"),
+            None => format!("the process exited ({status}) without writing to stderr"),
+        })
     }
 
     /// Stops the process: SIGTERM to its group, SIGKILL after `grace`. Call after the
@@ -124,11 +174,15 @@ async fn watch_child(
     stop: oneshot::Receiver<Duration>,
     exited: watch::Sender<bool>,
     events: Arc<dyn SkillEventSink>,
+    status_slot: Arc<Mutex<Option<String>>>,
 ) {
     tokio::select! {
         status = child.wait() => {
             match status {
-                Ok(s) => tracing::warn!(skill = %name, status = %s, "skill process exited"),
+                Ok(s) => {
+                    tracing::warn!(skill = %name, status = %s, "skill process exited");
+                    set(&status_slot, s.to_string());
+                }
                 Err(e) => tracing::warn!(skill = %name, error = %e, "skill process lost"),
             }
         }
@@ -177,7 +231,10 @@ async fn drain_stderr(
     stderr: impl AsyncRead + Unpin,
     events: Arc<dyn SkillEventSink>,
     redactor: Arc<Redactor>,
+    last_words: LastWords,
 ) {
+    // `notify_one` keeps the permit, so a waiter that comes later still sees the close.
+    let _closed = Closed(last_words.stderr_closed.clone());
     let mut reader = BufReader::new(stderr);
     let mut line: Vec<u8> = Vec::new();
     loop {
@@ -190,7 +247,8 @@ async fn drain_stderr(
         };
         if buf.is_empty() {
             if !line.is_empty() {
-                emit_line(&name, &line, events.as_ref(), &redactor);
+                let text = emit_line(&name, &line, events.as_ref(), &redactor);
+                set(&last_words.stderr, text);
             }
             break;
         }
@@ -203,19 +261,33 @@ async fn drain_stderr(
         let used = newline.unwrap_or(buf.len());
         reader.consume(used);
         if newline.is_some() {
-            emit_line(&name, &line, events.as_ref(), &redactor);
+            let text = emit_line(&name, &line, events.as_ref(), &redactor);
+            if !text.trim().is_empty() {
+                set(&last_words.stderr, text);
+            }
             line.clear();
         }
     }
 }
 
-fn emit_line(name: &str, line: &[u8], events: &dyn SkillEventSink, redactor: &Redactor) {
+/// Emits one stderr line; returns it as emitted (redacted).
+fn emit_line(name: &str, line: &[u8], events: &dyn SkillEventSink, redactor: &Redactor) -> String {
     let text = String::from_utf8_lossy(line);
     let text = text.strip_suffix('\r').unwrap_or(&text);
     let message = redactor.redact(text);
     tracing::debug!(skill = %name, %message, "skill stderr");
     events.emit(RuntimeEventPayload::SkillStderr {
         skill_name: name.to_string(),
-        message,
+        message: message.clone(),
     });
+    message
+}
+
+/// Signals, when dropped, that stderr is closed (however the drain ends).
+struct Closed(Arc<tokio::sync::Notify>);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
 }
