@@ -1,6 +1,7 @@
 //! Env files through the real binary, as Perstack's CLI reads them: from the current folder
 //! (not the config's), after the process environment (an empty process value counts as
-//! unset), `.env` before `.env.local` with the first value winning.
+//! unset), `.env` before `.env.local` with the first value winning; and, wherever they are,
+//! tools cannot read them.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -104,4 +105,33 @@ fn the_process_environment_wins_then_env_then_env_local() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(llm.requests().len(), 2);
+}
+
+#[test]
+fn env_files_in_the_current_folder_are_unreadable_to_tools_when_the_config_is_elsewhere() {
+    let llm = ScriptedLlm::start(vec![
+        Turn::call("readTextFile", json!({"path": ".env"})),
+        Turn::call("readTextFile", json!({"path": ".env.local"})),
+        Turn::call("attemptCompletion", json!({})),
+        Turn::text("done"),
+    ])
+    .unwrap();
+    let (config_dir, cwd) = dirs();
+    std::fs::write(
+        cwd.path().join(".env"),
+        "OPENAI_API_KEY=scripted-key-not-a-secret\nMARKER=env-file-content-4711\n",
+    )
+    .unwrap();
+    std::fs::write(cwd.path().join(".env.local"), "LOCAL=local-content-4712\n").unwrap();
+    let out = run(
+        config_dir.path(),
+        cwd.path(),
+        &[("OPENAI_BASE_URL", llm.base_url.as_str())],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let requests = llm.requests();
+    let seen = serde_json::to_string(requests.last().unwrap()).unwrap();
+    assert_eq!(seen.matches("it holds credentials").count(), 2, "{seen}");
+    assert!(!seen.contains("4711") && !seen.contains("4712"), "{seen}");
 }
