@@ -352,25 +352,118 @@ mod tests {
         );
     }
 
-    #[test]
-    fn authorization_code_without_an_agent_says_what_works_headless() {
+    fn http() -> Http {
         let guard =
             perstack_sandbox::NetworkGuard::system(perstack_sandbox::NetworkPolicy::default());
-        let http = Http::new(
+        Http::new(
             perstack_sandbox::net::client_builder(Arc::new(guard))
                 .build()
                 .unwrap(),
             None,
-        );
+        )
+    }
+
+    #[test]
+    fn authorization_code_without_an_agent_says_what_works_headless() {
         let settings = OAuthSettings {
             grant: Some(OAuthGrant::AuthorizationCode),
             ..OAuthSettings::default()
         };
         let url = Url::parse("https://mcp.example/mcp").unwrap();
-        let err = OAuth::new(url, settings, None, http).err().unwrap();
+        let err = OAuth::new(url, settings, None, http()).err().unwrap();
         assert!(
             err.contains("clientCredentials") && err.contains("refreshToken"),
             "{err}"
         );
+    }
+
+    struct NoUser;
+
+    impl AuthorizationAgent for NoUser {
+        fn redirect_uri(&self) -> String {
+            String::new()
+        }
+        fn authorize(
+            &self,
+            _url: String,
+        ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> {
+            Box::pin(async { Err("no user".to_string()) })
+        }
+    }
+
+    fn list(l: Option<&[&str]>) -> Option<Vec<String>> {
+        l.map(|l| l.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn found(resource_scopes: Option<&[&str]>, server_scopes: Option<&[&str]>) -> Discovered {
+        Discovered {
+            resource: "https://mcp.example/mcp".into(),
+            resource_scopes: list(resource_scopes),
+            server: discovery::AuthServer {
+                issuer: "https://as.example".into(),
+                authorization_endpoint: None,
+                token_endpoint: Url::parse("https://as.example/token").unwrap(),
+                registration_endpoint: None,
+                scopes_supported: list(server_scopes),
+                auth_methods: None,
+                client_metadata_documents: false,
+            },
+        }
+    }
+
+    fn oauth(grant: OAuthGrant, scopes: Option<&[&str]>) -> OAuth {
+        let settings = OAuthSettings {
+            grant: Some(grant),
+            scopes: list(scopes),
+            ..OAuthSettings::default()
+        };
+        let url = Url::parse("https://mcp.example/mcp").unwrap();
+        OAuth::new(url, settings, Some(Arc::new(NoUser)), http()).unwrap()
+    }
+
+    fn challenge(scope: Option<&str>) -> Challenge {
+        Challenge {
+            scope: scope.map(str::to_string),
+            ..Challenge::default()
+        }
+    }
+
+    #[test]
+    fn scopes_come_from_config_then_challenge_then_resource_else_none() {
+        let state = State::default();
+        let cc = oauth(OAuthGrant::ClientCredentials, None);
+        let f = found(Some(&["r1", "r2"]), Some(&["offline_access"]));
+        let pick = |o: &OAuth, f: &Discovered, c: Option<&str>| {
+            o.scopes(&state, f, &challenge(c), false).unwrap()
+        };
+        assert_eq!(pick(&cc, &f, Some("c1")), list(Some(&["c1"])));
+        assert_eq!(pick(&cc, &f, None), list(Some(&["r1", "r2"])));
+        assert_eq!(pick(&cc, &found(None, None), None), None);
+        let configured = oauth(OAuthGrant::ClientCredentials, Some(&["mine"]));
+        assert_eq!(pick(&configured, &f, Some("c1")), list(Some(&["mine"])));
+        // Only a user's authorization asks for offline_access, and only when it is listed.
+        let code = oauth(OAuthGrant::AuthorizationCode, None);
+        assert_eq!(
+            pick(&code, &f, None),
+            list(Some(&["r1", "r2", "offline_access"]))
+        );
+        let unlisted = found(Some(&["r1"]), Some(&["r1"]));
+        assert_eq!(pick(&code, &unlisted, None), list(Some(&["r1"])));
+    }
+
+    #[test]
+    fn step_up_adds_the_challenged_scopes_and_gives_up_when_nothing_is_new() {
+        let cc = oauth(OAuthGrant::ClientCredentials, None);
+        let f = found(None, None);
+        let state = State {
+            scopes: list(Some(&["mcp:basic"])),
+            ..State::default()
+        };
+        let wider = cc.scopes(&state, &f, &challenge(Some("mcp:basic mcp:write")), true);
+        assert_eq!(wider.unwrap(), list(Some(&["mcp:basic", "mcp:write"])));
+        let err = cc
+            .scopes(&state, &f, &challenge(Some("mcp:basic")), true)
+            .unwrap_err();
+        assert!(err.contains("already holds every scope"), "{err}");
     }
 }
