@@ -152,12 +152,22 @@ fn files(dir: &Path) -> Vec<(String, String)> {
 /// Runs the job (`run` or `start`, with `--verbose`), then reads it back with `replay` and
 /// `log`; returns every output, named, and the job's storage files.
 fn outputs(command: &str, payload: &str) -> (tempfile::TempDir, Vec<(String, String)>) {
+    outputs_with(command, &[], payload)
+}
+
+/// [`outputs`] with `extra` flags on the live command.
+fn outputs_with(
+    command: &str,
+    extra: &[&str],
+    payload: &str,
+) -> (tempfile::TempDir, Vec<(String, String)>) {
     let llm = ScriptedLlm::start(script(payload)).unwrap();
     let cfg = tempfile::tempdir().unwrap();
     let ws = tempfile::tempdir().unwrap();
     let config = config(cfg.path(), ws.path());
-    let args = [
-        command,
+    let mut args = vec![command];
+    args.extend_from_slice(extra);
+    args.extend([
         "--verbose",
         "--config",
         &config,
@@ -167,7 +177,7 @@ fn outputs(command: &str, payload: &str) -> (tempfile::TempDir, Vec<(String, Str
         "job1",
         "worker",
         "Go",
-    ];
+    ]);
     let live = perstack(Some(&llm), &args, ws.path());
     assert_eq!(
         live.status.code(),
@@ -236,6 +246,22 @@ fn no_secret_reaches_stdout_stderr_or_storage_through_run() {
     // The chain of the redacted log verifies.
     let verify = perstack(None, &["log", "--job", "job1", "--verify"], ws.path());
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn no_secret_reaches_the_compact_stream() {
+    // Compact events redact each message once, where it joins the conversation.
+    let payload: Vec<String> = secrets().into_iter().map(|(_, s)| s).collect();
+    let (_ws, all) = outputs_with("run", &["--events", "compact"], &payload.join("\n"));
+    assert_no_secret(&all);
+    let events = &all[0].1;
+    assert!(
+        events.contains("\"conversation\""),
+        "not the compact stream"
+    );
+    for kind in ["OPENAI_API_KEY", "SKILL_DSN", "github-token", "private-key"] {
+        assert!(events.contains(&format!("[REDACTED:{kind}]")), "{kind}");
+    }
 }
 
 #[test]
