@@ -150,7 +150,7 @@ pub struct StorageArgs {
 /// `perstack log`: Perstack's filters plus `--verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  perstack log                         events of the latest job\n  perstack log --job J --tools         tool calls of job J\n  perstack log --step '>3' --errors    errors after step 3\n  perstack log --filter '.toolCalls[].toolName == \"exec\"'\n  perstack log --verify                check the hash chain of every run of the job"
+    after_help = "Examples:\n  perstack log                         events of the latest job\n  perstack log --job J --tools         tool calls of job J\n  perstack log --step '>3' --errors    errors after step 3\n  perstack log --errors --context 2    each error with the 2 events before and after it\n  perstack log --checkpoint CP --messages   the conversation at checkpoint CP\n  perstack log --job J --tools --verbose    tool calls with their arguments and results\n  perstack log --job J --json --pretty  the job and its events as indented JSON\n  perstack log --filter '.toolCalls[].toolName == \"exec\"'\n  perstack log --verify                check the hash chain of every run of the job"
 )]
 pub struct LogArgs {
     /// Job to show [default: the latest job].
@@ -180,9 +180,21 @@ pub struct LogArgs {
     /// Filter expression: `.field.path OP value`, OP one of == != > >= < <=; `[]` matches any element.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
-    /// Output JSON instead of text.
+    /// Output JSON instead of text (one line; --pretty indents it).
     #[arg(long)]
     pub json: bool,
+    /// Indent the JSON output (implies --json).
+    #[arg(long)]
+    pub pretty: bool,
+    /// Show each event's full details: every field, as one JSON line under its summary.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Also show the N events before and after each match (from the same runs).
+    #[arg(long, value_name = "N")]
+    pub context: Option<usize>,
+    /// Show the message history of the checkpoint (--checkpoint, else the job's latest).
+    #[arg(long)]
+    pub messages: bool,
     /// Events to show; 0 shows all.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub take: usize,
@@ -236,10 +248,17 @@ pub struct JobsArgs {
 
 /// `perstack install`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  perstack install                              write perstack.lock next to perstack.toml\n  perstack install --env-path .env.production   with the variables the skills need from that file"
+)]
 pub struct InstallArgs {
     /// Path to perstack.toml (default: searched from the current folder upward).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Env file to load (repeatable), as `run` does: the skills' requiredEnv come from the
+    /// environment and these files [default: envPath in perstack.toml, else .env, .env.local].
+    #[arg(long, value_name = "PATH")]
+    pub env_path: Vec<PathBuf>,
     /// Workspace the skills start in [default: current folder].
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -573,17 +592,45 @@ Exit codes (as `perstack run`):
   0 completed, 1 error, 2 usage or configuration error, 3 stopped for an interactive tool
   or an approval, 4 maximum steps reached, 5 budget or wall-clock limit, 130/143 signals.
 
+Arguments left out (as in Perstack, `start [expertKey] [query]`):
+  on a terminal, start lists perstack.toml's Experts to choose from (by number or key) and
+  asks for the query; with --continue/--continue-job the job's Expert is used and no query is
+  needed (with -i the answer is asked for). Off a terminal, or with --no-prompt, a left-out
+  argument is a usage error (exit 2) that names it.
+
 Examples:
+  perstack start
+  perstack start writer
   perstack start writer \"Summarise notes.md\"
+  perstack start --continue-job JOB -i        (asks for the answer to the waiting tool)
   echo yes | perstack start writer \"Ask me before deleting anything\"
   perstack start --continue-job JOB --approve c1 writer \"\"";
 
 /// `perstack start`: `run`'s flags, a transcript for people instead of JSON Lines.
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Everything `run` takes.
+    /// Key of the Expert to run. Left out: with --continue/--continue-job the job's Expert,
+    /// else chosen from perstack.toml's Experts when stdin is a terminal.
+    pub expert_key: Option<String>,
+    /// The task for the Expert (with -i, the answer). Left out: asked for when stdin is a
+    /// terminal; none when continuing a job without -i.
+    pub query: Option<String>,
+    /// Config, provider, limits and workspace.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub options: RunOptions,
+    /// Which job or checkpoint to continue, and with what answer.
+    #[command(flatten)]
+    pub resume: ResumeOptions,
+    /// Accepted as `run` takes it; `start` renders a transcript either way.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "PERSTACK_EVENTS",
+        default_value = "full",
+        hide_env = true
+    )]
+    pub events: EventsArg,
     /// Do not prompt: stop for interactive tools and approvals like `run` does (exit 3).
     #[arg(long)]
     pub no_prompt: bool,

@@ -1,4 +1,5 @@
-//! docs/cli.md's flag table lists exactly the long flags `perstack <command> --help` shows.
+//! docs/cli.md's flag table lists exactly the long flags `perstack <command> --help` shows,
+//! for every subcommand.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -8,7 +9,8 @@ use pretty_assertions::assert_eq;
 /// Long flags in `--help` output (`--help` itself left out), in order of first appearance.
 fn help_flags(command: &str) -> Result<BTreeSet<String>, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_perstack"))
-        .args([command, "--help"])
+        .args(command.split_whitespace())
+        .arg("--help")
         .output()
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -55,7 +57,27 @@ fn doc_tables() -> Vec<(String, BTreeSet<String>)> {
 fn docs_flag_tables_match_help() -> Result<(), String> {
     let tables = doc_tables();
     let commands: Vec<&str> = tables.iter().map(|(c, _)| c.as_str()).collect();
-    assert_eq!(commands, ["run", "start", "replay", "log", "jobs"]);
+    assert_eq!(
+        commands,
+        [
+            "run",
+            "start",
+            "replay",
+            "log",
+            "jobs",
+            "install",
+            "validate",
+            "proxy",
+            "skill base"
+        ]
+    );
+    for command in ["schema", "completions"] {
+        assert_eq!(
+            help_flags(command)?,
+            BTreeSet::new(),
+            "{command} takes no flags"
+        );
+    }
     for (command, documented) in &tables {
         let helped = help_flags(command)?;
         assert_eq!(

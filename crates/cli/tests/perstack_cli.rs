@@ -408,3 +408,251 @@ pick = ["get-env"]
     assert!(seen.contains(r#"\"FOO\": \"bar\""#), "{seen}");
     assert!(!seen.contains("NOT_PASSED"), "{seen}");
 }
+
+/// A model that has the worker `exec` `echo hi` and answer, with a config folder, a
+/// workspace and the config's path.
+fn said_hi() -> (ScriptedLlm, tempfile::TempDir, tempfile::TempDir, String) {
+    let llm = ScriptedLlm::start(vec![
+        Turn::call(
+            "exec",
+            json!({"command": "echo", "args": ["hi"], "env": {}, "cwd": ".", "stdout": true, "stderr": true}),
+        ),
+        Turn::text("Said hi."),
+    ])
+    .unwrap();
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = write_config(cfg.path(), "");
+    (llm, cfg, ws, config)
+}
+
+/// A completed job `job1` in a fresh workspace: the worker runs one `exec` and answers.
+fn recorded_job() -> tempfile::TempDir {
+    let (llm, _cfg, ws, config) = said_hi();
+    let out = run_worker(&llm, &config, ws.path(), &["--job-id", "job1"], &[]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    ws
+}
+
+fn log(ws: &Path, args: &[&str]) -> String {
+    let mut argv = vec!["log", "--job", "job1"];
+    argv.extend_from_slice(args);
+    let out = perstack(None, &argv, ws);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn log_messages_context_verbose_and_pretty() {
+    let ws = recorded_job();
+    let ws = ws.path();
+
+    // --messages: the conversation of the job's latest checkpoint (or of --checkpoint).
+    let messages = log(ws, &["--messages", "--type", "completeRun"]);
+    for part in [
+        "messages of checkpoint",
+        "[userMessage] Show the environment",
+        r#"call exec({"#,
+        "[toolMessage] result exec:",
+        "[expertMessage] Said hi.",
+    ] {
+        assert!(messages.contains(part), "lacks {part:?}:\n{messages}");
+    }
+    let plain = log(ws, &["--type", "completeRun"]);
+    assert!(!plain.contains("messages of checkpoint"), "{plain}");
+
+    // --context N: each match with the N events around it.
+    let matched = log(ws, &["--type", "callTools"]);
+    let with_context = log(ws, &["--type", "callTools", "--context", "1"]);
+    let event_lines = |s: &str| s.lines().filter(|l| l.starts_with('[')).count();
+    assert_eq!(event_lines(&matched), 1, "{matched}");
+    assert_eq!(event_lines(&with_context), 3, "{with_context}");
+    assert!(
+        with_context.contains("(+2 events of context)"),
+        "{with_context}"
+    );
+
+    // --verbose: every field of each event.
+    let verbose = log(ws, &["--type", "callTools", "--verbose"]);
+    assert!(!matched.contains(r#""toolName":"exec""#), "{matched}");
+    assert!(verbose.contains(r#""toolName":"exec""#), "{verbose}");
+    assert!(verbose.contains(r#""args":["hi"]"#), "{verbose}");
+
+    // --json is one line, --pretty indents the same value (and implies --json).
+    let compact = log(ws, &["--json"]);
+    let pretty = log(ws, &["--pretty"]);
+    assert_eq!(compact.trim_end().lines().count(), 1);
+    assert!(pretty.lines().count() > 10);
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+    assert_eq!(parse(&compact), parse(&pretty));
+    let with_history = parse(&log(ws, &["--json", "--messages"]));
+    assert!(
+        with_history["checkpoint"]["messages"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3,
+        "{with_history}"
+    );
+}
+
+#[test]
+fn install_env_path_gives_the_skills_their_required_env() {
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A real stdio MCP server: this binary's base skill, which needs INSTALL_TOKEN.
+    let skill = format!(
+        r#"
+[experts."worker".skills."files"]
+type = "mcpStdioSkill"
+command = "{}"
+args = ["skill", "base", "--workspace", "{}"]
+requiredEnv = ["INSTALL_TOKEN"]
+"#,
+        env!("CARGO_BIN_EXE_perstack"),
+        ws.path().display()
+    );
+    let config = write_config(cfg.path(), &skill);
+    std::fs::write(cfg.path().join("custom.env"), "INSTALL_TOKEN=from-file\n").unwrap();
+    let ws_arg = ws.path().display().to_string();
+    let install = ["install", "--config", &config, "--workspace", &ws_arg];
+    let out = perstack(None, &install, cfg.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("INSTALL_TOKEN"), "{}", stderr(&out));
+    assert!(!cfg.path().join("perstack.lock").exists());
+
+    let mut with_file = install.to_vec();
+    with_file.extend(["--env-path", "custom.env"]);
+    let out = perstack(None, &with_file, cfg.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lock = std::fs::read_to_string(cfg.path().join("perstack.lock")).unwrap();
+    assert!(lock.contains("readTextFile"), "{lock}");
+}
+
+/// `perstack start ARGS --config C --workspace W --provider openai` with stdin closed.
+fn start(llm: Option<&ScriptedLlm>, config: &str, ws: &Path, args: &[&str]) -> Output {
+    let ws_arg = ws.display().to_string();
+    let mut argv = vec!["start"];
+    argv.extend_from_slice(args);
+    argv.extend([
+        "--config",
+        config,
+        "--workspace",
+        &ws_arg,
+        "--provider",
+        "openai",
+    ]);
+    perstack(llm, &argv, ws)
+}
+
+#[test]
+fn start_off_a_terminal_names_the_missing_argument() {
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = write_config(cfg.path(), "");
+    for (args, says) in [
+        (
+            &[][..],
+            "missing EXPERT_KEY: stdin is not a terminal, so start cannot ask for it; pass it: \
+             perstack start EXPERT \"QUERY\" (Experts in perstack.toml: asker, worker)",
+        ),
+        (
+            &["worker"][..],
+            "missing QUERY: stdin is not a terminal, so start cannot ask for it; pass it: \
+             perstack start worker \"QUERY\"",
+        ),
+        (
+            &["--no-prompt", "worker"][..],
+            "missing QUERY: --no-prompt is given",
+        ),
+    ] {
+        let out = start(None, &config, ws.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn start_continuing_a_job_takes_its_expert_and_needs_no_query() {
+    let (llm, _cfg, ws, config) = said_hi();
+    let out = run_worker(
+        &llm,
+        &config,
+        ws.path(),
+        &["--job-id", "job1", "--max-steps", "1"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "stderr: {}", stderr(&out));
+    let out = start(
+        Some(&llm),
+        &config,
+        ws.path(),
+        &["--continue-job", "job1", "--max-steps", "5"],
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("worker completed"),
+        "{}",
+        stdout(&out)
+    );
+    // With -i the answer is needed, and off a terminal it cannot be asked for.
+    let out = start(None, &config, ws.path(), &["--continue-job", "job1", "-i"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("missing QUERY: stdin is not a terminal, so start cannot ask for it; pass it: perstack start worker \"ANSWER\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Write;
+
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut master = std::fs::File::from(master);
+
+    let llm = ScriptedLlm::start(vec![Turn::text("Hello there.")]).unwrap();
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = write_config(cfg.path(), "");
+    let child = Command::new(env!("CARGO_BIN_EXE_perstack"))
+        .args(["start", "--config", &config, "--workspace"])
+        .arg(ws.path())
+        .args(["--provider", "openai"])
+        .current_dir(ws.path())
+        .env_remove("PERSTACK_LOG")
+        .env("OPENAI_BASE_URL", &llm.base_url)
+        .env("OPENAI_API_KEY", "scripted-key-not-a-secret")
+        .stdin(Stdio::from(terminal))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Typed ahead: the terminal hands the program one line per read. "9" is no Expert.
+    master.write_all(b"9\nworker\nSay hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(master);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for part in [
+        "Experts in ",
+        "  1. asker\n  2. worker\n",
+        "expert (number or key) > no Expert \"9\": type a number from 1 to 2 or a key",
+        "query > ",
+    ] {
+        assert!(err.contains(part), "lacks {part:?}: {err}");
+    }
+    assert!(request(&llm, 0).contains("Say hello"));
+    assert!(
+        stdout(&out).contains("worker completed"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -37,7 +37,7 @@ async fn install(args: &InstallArgs) -> Result<String, String> {
     let path = config_path::resolve(args.config.as_deref()).map_err(|e| e.to_string())?;
     let loaded = load_config(&path).map_err(|e| e.to_string())?;
     let workspace = workspace(args.workspace.as_deref())?;
-    let env = Arc::new(environment(&loaded, &[])?);
+    let env = Arc::new(environment(&loaded, &args.env_path)?);
     let options =
         crate::state_dir::host_options(&args.storage, HostOptions::new(&workspace).with_env(env));
     let lock = collect(&loaded.config, path.clone(), &options)

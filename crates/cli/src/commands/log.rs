@@ -106,16 +106,29 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     } else {
         None
     };
-    let events = query.apply(events).map_err(|e| e.to_string())?;
+    let selection = super::log_view::select(events, &query, args.context.unwrap_or(0))?;
+    let events = &selection.events;
+    // `--messages` without `--checkpoint`: the job's latest checkpoint.
+    let history = match (&checkpoint, args.messages) {
+        (_, false) => None,
+        (Some(cp), true) => Some(cp.clone()),
+        (None, true) => super::log_view::latest_checkpoint(&storage, &job)?,
+    };
+    let json = args.json || args.pretty;
     let text = if let Some(cost) = cost {
-        summary(&job, &events, &cost, args.json)
-    } else if args.json {
+        let value = summary(&job, events, &cost);
+        if json {
+            to_json(&value, args.pretty)
+        } else {
+            summary_text(&job, events, &cost)
+        }
+    } else if json {
         let value = serde_json::json!({
             "job": job,
-            "checkpoint": checkpoint,
+            "checkpoint": checkpoint.as_ref().or(history.as_ref()),
             "events": events,
         });
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+        to_json(&value, args.pretty)
     } else {
         let mut s = format!(
             "job {} ({:?}, expert {}, {} steps, {} tokens)\n",
@@ -131,17 +144,25 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
                 cp.messages.len()
             ));
         }
-        for e in &events {
+        if let Some(cp) = &history {
+            s.push_str(&super::log_view::messages(cp));
+        }
+        for e in events {
             s.push_str(&line(e));
             s.push('\n');
+            if args.verbose {
+                s.push_str(&super::log_view::details(e));
+                s.push('\n');
+            }
         }
         if events.is_empty() {
             s.push_str("No events match.\n");
         }
+        s.push_str(&super::log_view::footer(&selection));
         s
     };
     // JSON stays JSON: C1 and bidi characters, which serde leaves raw, become `\uXXXX`.
-    let text = if args.json {
+    let text = if json {
         crate::terminal::json_for_terminal(text.trim_end()).into_owned()
     } else {
         text.trim_end().to_string()
@@ -150,27 +171,31 @@ fn execute(args: &LogArgs) -> Result<u8, String> {
     Ok(exit::OK)
 }
 
-fn summary(job: &perstack_core::Job, events: &[Event], cost: &JobCost, json: bool) -> String {
+fn summary(job: &perstack_core::Job, events: &[Event], cost: &JobCost) -> serde_json::Value {
+    serde_json::json!({
+        "jobId": job.id,
+        "status": job.status,
+        "totalSteps": job.total_steps,
+        "usage": job.usage,
+        "model": match cost {
+            JobCost::Estimated { model, .. } | JobCost::UnknownPrice(model) => Some(model),
+            JobCost::SeveralModels(_) | JobCost::UnknownModel => None,
+        },
+        "estimatedCostUsd": cost.usd(),
+        "events": events.len(),
+        "byType": by_type(events),
+    })
+}
+
+fn by_type(events: &[Event]) -> BTreeMap<&str, usize> {
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     for e in events {
         *by_type.entry(e.type_name()).or_default() += 1;
     }
-    if json {
-        let value = serde_json::json!({
-            "jobId": job.id,
-            "status": job.status,
-            "totalSteps": job.total_steps,
-            "usage": job.usage,
-            "model": match cost {
-                JobCost::Estimated { model, .. } | JobCost::UnknownPrice(model) => Some(model),
-                JobCost::SeveralModels(_) | JobCost::UnknownModel => None,
-            },
-            "estimatedCostUsd": cost.usd(),
-            "events": events.len(),
-            "byType": by_type,
-        });
-        return serde_json::to_string_pretty(&value).unwrap_or_default();
-    }
+    by_type
+}
+
+fn summary_text(job: &perstack_core::Job, events: &[Event], cost: &JobCost) -> String {
     let mut s = format!(
         "job {}: {:?}, {} steps, {} input + {} output tokens, {} events\n",
         job.id,
@@ -181,10 +206,20 @@ fn summary(job: &perstack_core::Job, events: &[Event], cost: &JobCost, json: boo
         events.len()
     );
     s.push_str(&format!("  {}\n", cost.line()));
-    for (t, n) in by_type {
+    for (t, n) in by_type(events) {
         s.push_str(&format!("  {t:<28} {n}\n"));
     }
     s
+}
+
+/// `--json` is one line, `--pretty` indented (as Perstack's log).
+fn to_json(value: &serde_json::Value, pretty: bool) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    text.unwrap_or_default()
 }
 
 /// One line per event: step, type, and what matters about it.
@@ -227,7 +262,7 @@ fn runtime_detail(p: &perstack_events::RuntimeEventPayload) -> String {
     }
 }
 
-fn clip(s: &str, n: usize) -> String {
+pub(super) fn clip(s: &str, n: usize) -> String {
     let one_line = s.replace('\n', " ");
     match one_line.char_indices().nth(n) {
         Some((i, _)) => format!("{}…", &one_line[..i]),

@@ -16,11 +16,18 @@ use crate::exit;
 use crate::render::Invocation;
 
 pub fn run(args: &StartArgs) -> u8 {
-    match prepare(&args.run) {
+    let run = match super::start_args::complete(args) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    match prepare(&run) {
         Ok(p) => drive(
             p,
-            Invocation::of(&args.run.options),
-            args.run.options.verbose,
+            Invocation::of(&run.options),
+            run.options.verbose,
             args.no_prompt,
         ),
         Err(message) => {
