@@ -55,14 +55,15 @@ pub(super) fn preparing_for_step(m: &mut Machine) -> Transition {
     (payload, State::GeneratingToolCall)
 }
 
-/// The Expert's skills did not start: stop before any generation, with the query in the
-/// checkpoint, so that continuing the job after the fix starts them again and goes on.
-fn stop_unstarted(m: &mut Machine, failure: ToolHostError) -> Transition {
+/// The Expert's skills did not start (at once, or in the background): stop before the next
+/// generation, with the query in the checkpoint, so that continuing the job after the fix
+/// starts them again and goes on.
+pub(super) fn stop_unstarted(m: &mut Machine, failure: ToolHostError) -> Transition {
     let error = CheckpointError {
         name: "SkillStartError".into(),
         message: format!(
-            "expert \"{}\": {}; no model call was made. Fix the skill (its command, \
-             endpoint or server) and continue this job",
+            "expert \"{}\": {}. Fix the skill (its command, endpoint or server) and \
+             continue this job",
             m.setting.expert_key, failure.message
         ),
         status_code: None,

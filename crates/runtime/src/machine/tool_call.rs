@@ -5,6 +5,7 @@ use perstack_events::RunEventPayload;
 
 use super::generate::{GenFailure, Streaming, generate};
 use super::parts::{complete, retry, retry_or_stop, stop_by_error, stop_by_signal};
+use super::prepare::stop_unstarted;
 use super::{Machine, State, Transition};
 use crate::error::RuntimeError;
 use crate::tools::ToolKind;
@@ -22,9 +23,11 @@ pub(super) async fn generating_tool_call(m: &mut Machine) -> Result<Transition, 
             () = tokio::time::sleep(m.setting.backoff(retries)) => {}
         }
     }
-    // Skills that start in the background (lazyInit, locked) join the catalogue when ready.
-    if let Ok(fresh) = m.host.tools().await {
-        m.tools = fresh;
+    // Skills that start in the background (lazyInit, locked) join the catalogue when ready;
+    // one that failed stops the run as a skill failing at once does.
+    match m.host.tools().await {
+        Ok(fresh) => m.tools = fresh,
+        Err(failure) => return Ok(stop_unstarted(m, failure)),
     }
     let tools = m.tools.iter().map(|t| t.definition.clone()).collect();
     let messages = m.checkpoint.messages.clone();
