@@ -108,6 +108,9 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() {
+                // Counted as a buffered line would be, so that where the network cut the
+                // stream never changes whether it is too large (found by fuzzing).
+                self.check_size(head.len())?;
                 self.process_line(head, out)?;
             } else {
                 self.check_size(head.len())?;
@@ -336,6 +339,55 @@ mod tests {
             }
             s.into_bytes()
         })
+    }
+
+    /// Feeds `data` whole and in `step`-byte pieces: (whole result, chunked result).
+    fn whole_and_chunked(
+        data: &[u8],
+        step: usize,
+        limit: usize,
+    ) -> (
+        Result<Vec<SseEvent>, EventTooLarge>,
+        Result<Vec<SseEvent>, EventTooLarge>,
+    ) {
+        let mut whole = SseParser::with_limit(limit);
+        let mut a = Vec::new();
+        let whole_result = whole.feed(data, &mut a).map(|()| a);
+        let mut chunked = SseParser::with_limit(limit);
+        let mut b = Vec::new();
+        let chunked_result = data
+            .chunks(step)
+            .try_for_each(|c| chunked.feed(c, &mut b))
+            .map(|()| b);
+        (whole_result, chunked_result)
+    }
+
+    #[test]
+    fn a_long_line_is_too_large_whether_or_not_the_network_cut_it() {
+        // A comment line over the limit, then an event: in one chunk it was accepted, cut in
+        // pieces it was refused (the buffered line counted, the unbuffered one not).
+        let body = b": 0123456789abcdefghijklmnop\ndata: x\n\n";
+        for step in [1, 4, 7, body.len()] {
+            let (whole, chunked) = whole_and_chunked(body, step, 16);
+            assert_eq!(whole, Err(EventTooLarge { limit: 16 }), "step {step}");
+            assert_eq!(chunked, Err(EventTooLarge { limit: 16 }), "step {step}");
+        }
+        let fits = b": short\ndata: x\n\n";
+        assert_eq!(
+            whole_and_chunked(fits, 3, 16),
+            (Ok(vec![ev(None, "x")]), Ok(vec![ev(None, "x")]))
+        );
+    }
+
+    #[test]
+    fn the_fuzzers_input_gives_one_outcome_for_every_cut() {
+        // fuzz/fuzz_targets/sse.rs found this input (first byte: the chunk size seed).
+        let input = include_bytes!("../tests/fixtures/fuzz/sse-chunking-limit.bin");
+        let (seed, data) = input.split_first().unwrap();
+        for step in [usize::from(seed % 7) + 1, 1, 2, 3, 5, 64, data.len()] {
+            let (whole, chunked) = whole_and_chunked(data, step, 1024);
+            assert_eq!(whole, chunked, "step {step}");
+        }
     }
 
     proptest! {
