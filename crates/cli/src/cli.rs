@@ -701,6 +701,12 @@ Examples:
   perstack run --continue-job JOB writer \"\"   (resume a stopped or killed job; a blank
        query adds no message; a job killed before its first step starts over with the query)
 
+Variables for skills and exec (as Perstack's --env NAME; NAME=VALUE sets one):
+  perstack run --env NPM_TOKEN --env REGION=eu-west-1 writer \"Publish the package\"
+
+Runtime: --runtime local (the default) runs here; --runtime docker prints the two
+`docker run` commands (perstack proxy + the hardened runner) for this Expert and exits 2.
+
 Answering an interactive tool (the run stopped with exit 3; as in Perstack, -i makes the
 query the answer):
   perstack run --continue -i writer \"blue\"

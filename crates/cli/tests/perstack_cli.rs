@@ -656,3 +656,54 @@ fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
         stdout(&out)
     );
 }
+
+#[test]
+fn help_teaches_the_perstack_forms_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |command: &str| {
+        let mut argv: Vec<&str> = command.split(' ').collect();
+        argv.push("--help");
+        let out = perstack(None, &argv, dir.path());
+        assert_eq!(out.status.code(), Some(0), "{command}");
+        stdout(&out)
+    };
+    for (command, parts) in [
+        (
+            "start",
+            &[
+                "[EXPERT_KEY] [QUERY]",
+                "Arguments left out (as in Perstack",
+                "perstack start writer\n",
+                "perstack start --continue-job JOB -i",
+                "--env <NAME[=VALUE]>",
+                "--runtime <RUNTIME>",
+            ][..],
+        ),
+        (
+            "log",
+            &[
+                "--pretty",
+                "--context <N>",
+                "--messages",
+                "--verbose",
+                "perstack log --errors --context 2",
+                "perstack log --checkpoint CP --messages",
+            ][..],
+        ),
+        (
+            "install",
+            &[
+                "--env-path <PATH>",
+                "perstack install --env-path .env.production",
+            ][..],
+        ),
+    ] {
+        let text = help(command);
+        for part in parts {
+            assert!(
+                text.contains(part),
+                "{command} --help lacks {part:?}:\n{text}"
+            );
+        }
+    }
+}
