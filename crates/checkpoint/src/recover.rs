@@ -12,15 +12,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use perstack_core::{Checkpoint, Message};
-use perstack_events::{Event, RunEventPayload};
 use serde_json::Value;
 
 use crate::StorageError;
 use crate::atomic::{Durability, open_append};
-use crate::compact::{self, FORMAT, Slot, StoredRef};
+use crate::compact::{self, FORMAT, StoredRef};
 use crate::event_log::{ChainLine, scan};
-use crate::message_log::{LoadedLog, LogCache, MessageRef, encode_lines};
+use crate::message_log::{LoadedLog, MessageRef, encode_lines};
 use crate::store::Storage;
+use crate::store::{StoredCheckpoint, read_json};
 
 /// What [`Storage::recover_job`] wrote back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,11 +55,36 @@ fn verified_lines(storage: &Storage, path: &Path) -> Result<Vec<ChainLine>, Stor
     Ok(out)
 }
 
-/// A checkpoint as an event carries it, with where its conversation is stored.
-struct Carried {
-    checkpoint: Checkpoint,
-    /// The message log its stored reference names (None: stored inline, format 1).
-    log: Option<String>,
+/// The places of a stored run event that hold a checkpoint.
+const CHECKPOINT_PLACES: [&str; 3] = ["/checkpoint", "/nextCheckpoint", "/initialCheckpoint"];
+
+/// A checkpoint as a stored event carries it, read without expanding its conversation.
+struct Version {
+    /// The checkpoint without its messages.
+    bare: Checkpoint,
+    /// The message-log reference of its conversation (None: stored as an array).
+    stored: Option<StoredRef>,
+}
+
+impl Version {
+    /// Messages in the conversation.
+    fn total(&self) -> Option<usize> {
+        self.stored.as_ref().map(|r| r.count + r.tail.len())
+    }
+
+    /// Reads the checkpoint at `place` of a stored event.
+    fn read(event: &Value, place: &str) -> Option<Version> {
+        let mut object = event.pointer(place)?.clone();
+        let messages = object.get_mut("messages")?;
+        let raw = std::mem::replace(messages, Value::Array(Vec::new()));
+        let stored = if raw.is_object() {
+            Some(serde_json::from_value(raw).ok()?)
+        } else {
+            None
+        };
+        let bare = serde_json::from_value(object).ok()?;
+        Some(Version { bare, stored })
+    }
 }
 
 impl Storage {
@@ -69,67 +94,43 @@ impl Storage {
     /// carrying them. Only the verified part of each log is used; a file that differs from
     /// every version the log carries (edited, or newer than the log) is left for
     /// `perstack log --verify` and the continue guard to report. Writes made here are synced.
+    /// Conversations are never expanded: the work is linear in the size of the logs.
     pub fn recover_job(&self, job_id: &str) -> Result<Recovered, StorageError> {
         let job_dir = self.layout().job_dir(job_id)?;
         let mut out = Recovered::default();
         // Every checkpoint version the logs carry, in emission order.
-        let mut carried: Vec<((u64, usize), Carried)> = Vec::new();
+        let mut carried: Vec<((u64, usize), Version)> = Vec::new();
         for (run_index, run) in self.list_runs(job_id)?.iter().enumerate() {
             let path = self.layout().events_file(job_id, run)?;
             let lines = verified_lines(self, &path)?;
             out.message_lines += self.rebuild_message_logs(&job_dir, &lines)?;
-            let mut cache = LogCache::new(job_dir.clone());
-            for line in lines {
-                let mut without_refs = line.event.clone();
-                let refs = compact::take_refs(&mut without_refs).unwrap_or_default();
-                let log_of = |slot: Slot| {
-                    refs.iter()
-                        .find(|(s, _)| *s == slot)
-                        .map(|(_, r)| r.log.clone())
-                };
-                let Ok(Event::Run(event)) = compact::decode(line.event, line.v, &mut cache) else {
-                    continue;
-                };
-                let order = (event.timestamp, run_index);
-                let type_name = event.payload.type_name();
-                if let RunEventPayload::ContinueToNextStep { checkpoint, .. } = &event.payload {
-                    carried.push((
-                        order,
-                        Carried {
-                            checkpoint: checkpoint.clone(),
-                            log: log_of(Slot::Checkpoint),
-                        },
-                    ));
-                }
-                if let Some(cp) = event.payload.checkpoint() {
-                    let slot = match type_name {
-                        "startRun" => Slot::InitialCheckpoint,
-                        "continueToNextStep" => Slot::NextCheckpoint,
-                        _ => Slot::Checkpoint,
-                    };
-                    carried.push((
-                        order,
-                        Carried {
-                            checkpoint: cp.clone(),
-                            log: log_of(slot),
-                        },
-                    ));
+            for line in &lines {
+                let timestamp = line
+                    .event
+                    .get("timestamp")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                for place in CHECKPOINT_PLACES {
+                    if let Some(v) = Version::read(&line.event, place) {
+                        carried.push(((timestamp, run_index), v));
+                    }
                 }
             }
         }
         // Stable: each run's own order is kept for equal timestamps.
         carried.sort_by_key(|(order, _)| *order);
-        let mut versions: HashMap<String, Vec<Carried>> = HashMap::new();
-        for (_, c) in carried {
-            versions.entry(c.checkpoint.id.clone()).or_default().push(c);
+        let mut versions: HashMap<String, Vec<Version>> = HashMap::new();
+        for (_, v) in carried {
+            versions.entry(v.bare.id.clone()).or_default().push(v);
         }
         let mut ids: Vec<&String> = versions.keys().collect();
         ids.sort();
+        let mut logs = HashMap::new();
         for id in ids {
             let Some(all) = versions.get(id) else {
                 continue;
             };
-            if self.restore_checkpoint(job_id, &job_dir, all)? {
+            if self.restore_checkpoint(job_id, &job_dir, all, &mut logs)? {
                 out.checkpoints.push(id.clone());
             }
         }
@@ -142,39 +143,53 @@ impl Storage {
         &self,
         job_id: &str,
         job_dir: &Path,
-        versions: &[Carried],
+        versions: &[Version],
+        logs: &mut HashMap<String, LoadedLog>,
     ) -> Result<bool, StorageError> {
         let Some(last) = versions.last() else {
             return Ok(false);
         };
-        let cp = &last.checkpoint;
-        let path = self.layout().checkpoint_file(job_id, &cp.id)?;
+        let path = self.layout().checkpoint_file(job_id, &last.bare.id)?;
         let lost = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
         if !lost {
-            match self.load_checkpoint(job_id, &cp.id) {
-                Ok(on_disk) if on_disk == *cp => return Ok(false),
-                Ok(on_disk) if versions.iter().any(|v| v.checkpoint == on_disk) => {}
-                // Edited, or newer than the log (killed before its event): left as it is.
-                Ok(_) | Err(_) => return Ok(false),
+            let Ok(on_disk) = read_json::<StoredCheckpoint>(&path) else {
+                return Ok(false); // torn or edited: not what a replaced file becomes
+            };
+            let is = |v: &Version| {
+                v.bare == on_disk.checkpoint && v.total() == Some(on_disk.message_count)
+            };
+            if is(last) || !versions.iter().any(is) {
+                // Current; or edited, or newer than the log: left as it is.
+                return Ok(false);
             }
         }
-        let Some(rel) = &last.log else {
+        let (Some(r), Some(total)) = (&last.stored, last.total()) else {
             return Ok(false);
         };
-        let log = LoadedLog::read(&job_dir.join(rel))?;
-        let count = cp.messages.len();
-        if log.messages.get(..count) != Some(cp.messages.as_slice()) {
+        if !logs.contains_key(&r.log) {
+            let log_path = job_dir.join(&r.log);
+            if !crate::message_log::is_safe_rel(&r.log) || !log_path.exists() {
+                return Ok(false);
+            }
+            logs.insert(r.log.clone(), LoadedLog::read(&log_path)?);
+        }
+        let Some(log) = logs.get(&r.log) else {
+            return Ok(false);
+        };
+        // The log's lines must be the conversation the event carries: its referenced prefix
+        // (same hash) and then its inline tail.
+        let (Some(prefix), Some(sha256)) = (log.digest(r.count), log.digest(total)) else {
+            return Ok(false);
+        };
+        if prefix != r.sha256 || log.messages.get(r.count..total) != Some(r.tail.as_slice()) {
             return Ok(false);
         }
-        let Some(sha256) = log.digest(count) else {
-            return Ok(false);
-        };
         let mref = MessageRef {
-            rel: rel.clone(),
-            count,
+            rel: r.log.clone(),
+            count: total,
             sha256,
         };
-        self.write_checkpoint_file(cp, mref, Durability::Synced)?;
+        self.write_checkpoint_file(&last.bare, mref, Durability::Synced)?;
         Ok(true)
     }
 
@@ -219,15 +234,18 @@ impl Storage {
                     }
                 };
                 let known = &mut entry.1;
-                let Some(prefix) = known.get(..count) else {
+                let have = known.len();
+                if count > have {
                     continue; // dangling: verify reports it
-                };
-                let len = count + tail.len();
-                if len > known.len() && known.get(count..).is_none_or(|rest| tail.starts_with(rest))
-                {
-                    let mut conversation = prefix.to_vec();
-                    conversation.extend(tail);
-                    *known = conversation;
+                }
+                // Lines of the tail already known must match; the rest is appended. Work in
+                // proportion to the tail, not the conversation.
+                let overlap = (have - count).min(tail.len());
+                if known.get(count..count + overlap) != tail.get(..overlap) {
+                    continue;
+                }
+                if let Some(new) = tail.get(overlap..) {
+                    known.extend_from_slice(new);
                 }
             }
         }

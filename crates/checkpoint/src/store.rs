@@ -21,16 +21,16 @@ const CHECKPOINT_FORMAT: &str = "perstack-rs.checkpoint/1";
 /// A checkpoint as stored: everything but the messages, plus a reference to them.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StoredCheckpoint {
+pub(crate) struct StoredCheckpoint {
     format: String,
     /// Message log holding the conversation, relative to the job folder.
     messages_log: String,
     /// How many lines of it belong to this checkpoint.
-    message_count: usize,
+    pub(crate) message_count: usize,
     /// SHA-256 of those lines.
     messages_sha256: String,
     /// The checkpoint with `messages` empty.
-    checkpoint: Checkpoint,
+    pub(crate) checkpoint: Checkpoint,
 }
 
 /// What one store wrote, for benchmarks and tests of storage growth.
