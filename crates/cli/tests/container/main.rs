@@ -211,7 +211,7 @@ fn container_interactive_stop_continues_in_a_fresh_container() {
             .to_string();
     let second = sandbox.run(
         &proxy,
-        &["--continue-job", &job, "-i", &answer, "asker", ""],
+        &["--continue-job", &job, "-i", "asker", &answer],
     );
     assert_eq!(second.code, Some(0), "{}", second.explain());
     assert_eq!(second.job_id(), job);
