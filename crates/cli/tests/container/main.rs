@@ -209,10 +209,7 @@ fn container_interactive_stop_continues_in_a_fresh_container() {
     let answer =
         json!({"toolCallId": "call_0_0", "toolName": "askUser", "skillName": "ui", "text": "blue"})
             .to_string();
-    let second = sandbox.run(
-        &proxy,
-        &["--continue-job", &job, "-i", "asker", &answer],
-    );
+    let second = sandbox.run(&proxy, &["--continue-job", &job, "-i", "asker", &answer]);
     assert_eq!(second.code, Some(0), "{}", second.explain());
     assert_eq!(second.job_id(), job);
     assert!(second.first("completeRun").is_some());
