@@ -19,7 +19,13 @@ pub struct Report {
 }
 
 /// Builds the example and runs `executions` executions of `steps` tool steps each.
-pub fn run(root: &Path, executions: usize, steps: usize, build: bool) -> Result<Report> {
+pub fn run(
+    root: &Path,
+    target: &Path,
+    executions: usize,
+    steps: usize,
+    build: bool,
+) -> Result<Report> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = if !build {
         std::process::ExitStatus::default()
@@ -56,10 +62,10 @@ pub fn run(root: &Path, executions: usize, steps: usize, build: bool) -> Result<
             discard_bodies: true,
         },
     )?;
-    let out_dir = root.join("target/bench");
+    let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let out_path = out_dir.join("concurrent.jsonl");
-    let mut cmd = Command::new(root.join("target/release/examples/concurrent"));
+    let mut cmd = Command::new(target.join("release/examples/concurrent"));
     cmd.args([executions.to_string(), steps.to_string()])
         .env("PERSTACK_BENCH_LLM", &llm.base_url);
     let sample = super::measure::run_plain(cmd, &out_path)?;

@@ -52,7 +52,8 @@ pub struct Options {
 
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let wanted = |p: Part| opts.only.is_empty() || opts.only.contains(&p);
-    let out_dir = root.join("target/bench");
+    let target = target_dir(root);
+    let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let mut report = format!(
         "# cargo xtask bench\n\nMachine: {}\n\nCommand: `{}`\n",
@@ -67,7 +68,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     if !opts.no_build {
         crate::build_perstack(root, true)?;
     }
-    let bin = root.join("target/release/perstack");
+    let bin = target.join("release/perstack");
     if wanted(Part::Peers) {
         let (tools, install_error) = match crate::peers::install_bench(root) {
             Ok(dir) => (dir, None),
@@ -100,10 +101,10 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         }
         let svg = chart::svg(&rows, &format!("{} — {}", machine(), command_line()));
         std::fs::write(out_dir.join("scaling.svg"), svg)?;
-        report.push_str("\nChart: target/bench/scaling.svg\n");
+        report.push_str("\nChart: scaling.svg (beside this report)\n");
     }
     if wanted(Part::Concurrent) {
-        let section = match concurrent::run(root, opts.executions, 3, !opts.no_build) {
+        let section = match concurrent::run(root, &target, opts.executions, 3, !opts.no_build) {
             Ok(r) => {
                 checks.concurrent(&r, opts.executions);
                 format!(
@@ -158,7 +159,7 @@ fn crate_benches(root: &Path, build: bool) -> Result<Vec<String>> {
     if build {
         crate::build_perstack(root, true)?;
     }
-    let bin = root.join("target/release/perstack");
+    let bin = target_dir(root).join("release/perstack");
     let size = std::fs::metadata(&bin)?.len();
     lines.push(format!(
         "bench: cli.binary_size: {:.2} MB (release, stripped)",
@@ -179,6 +180,13 @@ fn crate_benches(root: &Path, build: bool) -> Result<Vec<String>> {
     }
     lines.push(image_size());
     Ok(lines)
+}
+
+/// Where cargo builds: `$CARGO_TARGET_DIR`, else `<root>/target`.
+pub fn target_dir(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map_or_else(|| root.join("target"), |d| root.join(d))
 }
 
 /// Cores, CPU model, memory and kernel of this machine, in one line.
