@@ -424,6 +424,53 @@ requireApproval = ["post*", "*"]
 );
 
 case!(
+    remote_oauth_incomplete_or_secret_in_place_of_a_name,
+    r#"
+[experts."lead"]
+instruction = "Lead."
+[experts."lead".skills."cc"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+[experts."lead".skills."cc".oauth]
+clientIdEnv = "sk-live 123"
+scopes = ["read write", ""]
+[experts."lead".skills."xaa"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+[experts."lead".skills."xaa".oauth]
+grant = "jwtBearer"
+idpTokenEndpoint = "http://idp.example.com/token"
+[experts."lead".skills."browser"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+[experts."lead".skills."browser".oauth]
+grant = "authorizationCode"
+"#
+);
+
+case!(
+    remote_oauth_valid,
+    r#"
+[experts."lead"]
+instruction = "Lead."
+[experts."lead".skills."cc"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+[experts."lead".skills."cc".oauth]
+clientIdEnv = "MCP_CLIENT_ID"
+privateKeyEnv = "MCP_CLIENT_KEY"
+scopes = ["mcp:read"]
+[experts."lead".skills."offline"]
+type = "mcpSseSkill"
+endpoint = "https://mcp.example.com/mcp"
+[experts."lead".skills."offline".oauth]
+grant = "refreshToken"
+clientIdEnv = "MCP_CLIENT_ID"
+refreshTokenEnv = "MCP_REFRESH_TOKEN"
+"#
+);
+
+case!(
     input_json_schema_not_json,
     r#"
 [experts."lead"]

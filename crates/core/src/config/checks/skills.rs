@@ -1,10 +1,12 @@
-//! Skill-level checks: how a stdio server is started, endpoints, domains, env names, and the
-//! JSON Schemas of interactive tools.
+//! Skill-level checks: how a stdio server is started, endpoints, domains, env names, a
+//! remote skill's OAuth settings, and the JSON Schemas of interactive tools.
 
 use super::Sink;
 use super::urls::url_problem;
 use crate::config::diagnostic::KeyPath;
-use crate::config::model::{InteractiveSkill, RemoteSkill, SkillConfig, StdioSkill};
+use crate::config::model::{
+    InteractiveSkill, OAuthGrant, RemoteOAuth, RemoteSkill, SkillConfig, StdioSkill,
+};
 
 pub(crate) fn check(name: &str, skill: &SkillConfig, path: &KeyPath, sink: &mut Sink<'_>) {
     if name.trim().is_empty() {
@@ -58,6 +60,78 @@ fn check_remote(s: &RemoteSkill, path: &KeyPath, sink: &mut Sink<'_>) {
     }
     check_domains(s.allowed_domains.as_deref(), path, sink);
     check_approval(s.require_approval.as_deref(), path, sink);
+    if let Some(oauth) = &s.oauth {
+        check_oauth(oauth, &path.field("oauth"), sink);
+    }
+}
+
+/// What each grant needs, named by the key that gives it; secrets are variable names.
+fn check_oauth(o: &RemoteOAuth, path: &KeyPath, sink: &mut Sink<'_>) {
+    let vars = [
+        ("clientIdEnv", &o.client_id_env),
+        ("clientSecretEnv", &o.client_secret_env),
+        ("privateKeyEnv", &o.private_key_env),
+        ("refreshTokenEnv", &o.refresh_token_env),
+        ("idTokenEnv", &o.id_token_env),
+    ];
+    for (key, value) in vars {
+        if let Some(v) = value
+            && !is_env_name(v)
+        {
+            sink.error(
+                &path.field(key),
+                format!("\"{v}\" is not an environment variable name; {key} names the variable that holds the value, never the value itself"),
+            );
+        }
+    }
+    let mut need = |present: bool, key: &str, why: &str| {
+        if !present {
+            sink.error_at_key(path, format!("{why} needs {key}"));
+        }
+    };
+    match o.grant.unwrap_or(OAuthGrant::ClientCredentials) {
+        OAuthGrant::ClientCredentials => {
+            need(o.client_id_env.is_some(), "clientIdEnv", "grant clientCredentials");
+            need(
+                o.client_secret_env.is_some() || o.private_key_env.is_some(),
+                "clientSecretEnv or privateKeyEnv",
+                "grant clientCredentials",
+            );
+        }
+        OAuthGrant::RefreshToken => {
+            need(o.refresh_token_env.is_some(), "refreshTokenEnv", "grant refreshToken");
+            need(o.client_id_env.is_some(), "clientIdEnv", "grant refreshToken");
+        }
+        OAuthGrant::JwtBearer => {
+            need(o.id_token_env.is_some(), "idTokenEnv", "grant jwtBearer");
+            need(o.idp_token_endpoint.is_some(), "idpTokenEndpoint", "grant jwtBearer");
+            need(o.idp_client_id.is_some(), "idpClientId", "grant jwtBearer");
+            need(o.client_id_env.is_some(), "clientIdEnv", "grant jwtBearer");
+        }
+        OAuthGrant::AuthorizationCode => sink.warn(
+            &path.field("grant"),
+            "authorizationCode needs an application that shows the user a browser; perstack run has none and will not start this skill (use clientCredentials, or refreshToken with a token obtained beforehand)",
+        ),
+    }
+    let urls = [
+        ("idpTokenEndpoint", &o.idp_token_endpoint),
+        ("clientMetadataUrl", &o.client_metadata_url),
+    ];
+    for (key, value) in urls {
+        if let Some(u) = value
+            && let Some(p) = url_problem(u, true)
+        {
+            sink.error(&path.field(key), p);
+        }
+    }
+    for (i, scope) in o.scopes.iter().flatten().enumerate() {
+        if scope.is_empty() || scope.contains(char::is_whitespace) {
+            sink.error(
+                &path.field("scopes").index(i),
+                format!("\"{scope}\" is not one scope; give each scope as its own string"),
+            );
+        }
+    }
 }
 
 fn check_interactive(s: &InteractiveSkill, path: &KeyPath, sink: &mut Sink<'_>) {
