@@ -15,28 +15,69 @@ use perstack_core::{Checkpoint, Message};
 use serde_json::Value;
 
 use crate::StorageError;
-use crate::atomic::{Durability, open_append};
+use crate::atomic::{Durability, open_append, sync_dir};
 use crate::compact::{self, FORMAT, StoredRef};
 use crate::event_log::{ChainLine, scan};
 use crate::message_log::{LoadedLog, MessageRef, encode_lines};
 use crate::store::Storage;
-use crate::store::{StoredCheckpoint, read_json};
+use crate::store::{StoredCheckpoint, json_entries, read_json};
 
 /// What [`Storage::recover_job`] wrote back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovered {
     /// Message-log lines rewritten from the event log.
     pub message_lines: usize,
-    /// Checkpoint files rewritten from the event log (missing, empty, or older than the
-    /// last event that carries them), by id.
+    /// Checkpoint files rewritten from the event log (missing, empty, older than the last
+    /// event that carries them, or referring to lost message lines), by id.
     pub checkpoints: Vec<String>,
+    /// Checkpoint files removed: no event carries them and the message lines they refer to
+    /// were lost (written before a power loss, never durable), by id.
+    pub removed: Vec<String>,
 }
 
 impl Recovered {
     /// True when nothing needed writing.
     pub fn is_empty(&self) -> bool {
-        self.message_lines == 0 && self.checkpoints.is_empty()
+        self.message_lines == 0 && self.checkpoints.is_empty() && self.removed.is_empty()
     }
+}
+
+/// What recovery did with one checkpoint file.
+enum Restored {
+    Kept,
+    Rewritten,
+    Removed,
+}
+
+/// The message log `rel` of the job, read once.
+fn loaded<'a>(
+    job_dir: &Path,
+    rel: &str,
+    logs: &'a mut HashMap<String, LoadedLog>,
+) -> Result<Option<&'a LoadedLog>, StorageError> {
+    if !logs.contains_key(rel) {
+        let path = job_dir.join(rel);
+        if !crate::message_log::is_safe_rel(rel) || !path.exists() {
+            return Ok(None);
+        }
+        logs.insert(rel.to_string(), LoadedLog::read(&path)?);
+    }
+    Ok(logs.get(rel))
+}
+
+/// True when the message log a checkpoint file refers to has fewer lines than it refers to.
+fn lost_lines(
+    job_dir: &Path,
+    stored: &StoredCheckpoint,
+    logs: &mut HashMap<String, LoadedLog>,
+) -> Result<bool, StorageError> {
+    if !crate::message_log::is_safe_rel(&stored.messages_log) {
+        return Ok(false);
+    }
+    Ok(match loaded(job_dir, &stored.messages_log, logs)? {
+        Some(log) => log.messages.len() < stored.message_count,
+        None => stored.message_count > 0,
+    })
 }
 
 /// The verified lines of a run's event log (up to a torn tail or a broken link).
@@ -123,66 +164,81 @@ impl Storage {
         for (_, v) in carried {
             versions.entry(v.bare.id.clone()).or_default().push(v);
         }
-        let mut ids: Vec<&String> = versions.keys().collect();
+        // The ids the logs carry and those of the files (a file no event carries yet).
+        let mut ids: Vec<String> = versions.keys().cloned().collect();
+        for entry in json_entries(&self.layout().checkpoints_dir(job_id)?) {
+            if let Some(id) = entry.path().file_stem().and_then(|s| s.to_str())
+                && perstack_core::id::is_valid_id(id)
+            {
+                ids.push(id.to_string());
+            }
+        }
         ids.sort();
+        ids.dedup();
         let mut logs = HashMap::new();
         for id in ids {
-            let Some(all) = versions.get(id) else {
-                continue;
-            };
-            if self.restore_checkpoint(job_id, &job_dir, all, &mut logs)? {
-                out.checkpoints.push(id.clone());
+            let all = versions.get(&id).map_or(&[][..], Vec::as_slice);
+            match self.restore_checkpoint(job_id, &job_dir, &id, all, &mut logs)? {
+                Restored::Kept => {}
+                Restored::Rewritten => out.checkpoints.push(id),
+                Restored::Removed => out.removed.push(id),
             }
         }
         Ok(out)
     }
 
     /// Rewrites a checkpoint file from the last of the versions the logs carry when the file
-    /// is missing, empty, or equal to an earlier version; true when it was rewritten.
+    /// is missing, empty, equal to an earlier version, or refers to message-log lines that
+    /// were lost (a file written without a sync that outlived the lines it refers to); such a
+    /// file that no event carries is removed (its step was never durable).
     fn restore_checkpoint(
         &self,
         job_id: &str,
         job_dir: &Path,
+        id: &str,
         versions: &[Version],
         logs: &mut HashMap<String, LoadedLog>,
-    ) -> Result<bool, StorageError> {
-        let Some(last) = versions.last() else {
-            return Ok(false);
-        };
-        let path = self.layout().checkpoint_file(job_id, &last.bare.id)?;
+    ) -> Result<Restored, StorageError> {
+        let path = self.layout().checkpoint_file(job_id, id)?;
         let lost = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
         if !lost {
             let Ok(on_disk) = read_json::<StoredCheckpoint>(&path) else {
-                return Ok(false); // torn or edited: not what a replaced file becomes
+                return Ok(Restored::Kept); // torn or edited: not what a replaced file becomes
             };
             let is = |v: &Version| {
                 v.bare == on_disk.checkpoint && v.total() == Some(on_disk.message_count)
             };
-            if is(last) || !versions.iter().any(is) {
-                // Current; or edited, or newer than the log: left as it is.
-                return Ok(false);
+            if versions.last().is_some_and(is) {
+                return Ok(Restored::Kept);
+            }
+            if !versions.iter().any(is) && !lost_lines(job_dir, &on_disk, logs)? {
+                // Newer than the log (killed before its event) and whole, or edited: kept.
+                return Ok(Restored::Kept);
             }
         }
-        let (Some(r), Some(total)) = (&last.stored, last.total()) else {
-            return Ok(false);
+        let Some(last) = versions.last() else {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| StorageError::io("removing", &path, e))?;
+                if let Some(dir) = path.parent() {
+                    sync_dir(&self.counter, dir)?;
+                }
+                return Ok(Restored::Removed);
+            }
+            return Ok(Restored::Kept);
         };
-        if !logs.contains_key(&r.log) {
-            let log_path = job_dir.join(&r.log);
-            if !crate::message_log::is_safe_rel(&r.log) || !log_path.exists() {
-                return Ok(false);
-            }
-            logs.insert(r.log.clone(), LoadedLog::read(&log_path)?);
-        }
-        let Some(log) = logs.get(&r.log) else {
-            return Ok(false);
+        let (Some(r), Some(total)) = (&last.stored, last.total()) else {
+            return Ok(Restored::Kept);
+        };
+        let Some(log) = loaded(job_dir, &r.log, logs)? else {
+            return Ok(Restored::Kept);
         };
         // The log's lines must be the conversation the event carries: its referenced prefix
         // (same hash) and then its inline tail.
         let (Some(prefix), Some(sha256)) = (log.digest(r.count), log.digest(total)) else {
-            return Ok(false);
+            return Ok(Restored::Kept);
         };
         if prefix != r.sha256 || log.messages.get(r.count..total) != Some(r.tail.as_slice()) {
-            return Ok(false);
+            return Ok(Restored::Kept);
         }
         let mref = MessageRef {
             rel: r.log.clone(),
@@ -190,7 +246,7 @@ impl Storage {
             sha256,
         };
         self.write_checkpoint_file(&last.bare, mref, Durability::Synced)?;
-        Ok(true)
+        Ok(Restored::Rewritten)
     }
 
     /// Appends to each message log the lines the event log carries but the file lost;

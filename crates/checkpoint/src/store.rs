@@ -24,7 +24,7 @@ const CHECKPOINT_FORMAT: &str = "perstack-rs.checkpoint/1";
 pub(crate) struct StoredCheckpoint {
     format: String,
     /// Message log holding the conversation, relative to the job folder.
-    messages_log: String,
+    pub(crate) messages_log: String,
     /// How many lines of it belong to this checkpoint.
     pub(crate) message_count: usize,
     /// SHA-256 of those lines.

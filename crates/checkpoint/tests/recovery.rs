@@ -153,3 +153,40 @@ fn files_the_log_does_not_vouch_for_are_left_alone() {
         1
     );
 }
+
+#[test]
+fn a_checkpoint_newer_than_the_log_is_kept_whole_and_removed_when_its_lines_were_lost() {
+    let ws = tempfile::tempdir().unwrap();
+    let s = Storage::new(ws.path());
+    let mut run = Run::new(&s, "run1");
+    let mut cp = run.start();
+    run.steps(&mut cp, 1..=2, 100);
+    let emitted = run.emitted.clone();
+    // Killed between storing the next step's checkpoint and logging its event.
+    cp.id = "run1-unlogged".into();
+    cp.messages
+        .push(perstack_core::Message::user_text("never logged"));
+    s.store_checkpoint(&cp).unwrap();
+    drop(run);
+    // A kill: the file is whole, newer than the log, and kept (continue may use it).
+    assert_eq!(
+        Storage::new(ws.path()).recover_job("job1").unwrap(),
+        Recovered::default()
+    );
+    assert_eq!(
+        Storage::new(ws.path())
+            .load_checkpoint("job1", "run1-unlogged")
+            .unwrap(),
+        cp
+    );
+    // A power loss took the message line it refers to (never synced): the file is removed,
+    // everything the log carries still loads.
+    let log = message_log(ws.path());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    std::fs::write(&log, lines[..lines.len() - 1].concat()).unwrap();
+    let recovered = Storage::new(ws.path()).recover_job("job1").unwrap();
+    assert_eq!(recovered.removed, ["run1-unlogged"]);
+    assert!(!checkpoint_file(ws.path(), "run1-unlogged").exists());
+    assert_whole(ws.path(), &emitted);
+}

@@ -14,10 +14,12 @@ pub(crate) fn check(storage: &Storage, job: &Job, flag: &str) -> Result<(), Stri
     if !recovered.is_empty() {
         tracing::warn!(
             "job \"{id}\": rebuilt from its event log after a crash: {lines} message line(s), \
-             checkpoint(s) {cps:?}",
+             checkpoint(s) {cps:?}; removed checkpoint(s) never logged whose lines were lost: \
+             {removed:?}",
             id = job.id,
             lines = recovered.message_lines,
-            cps = recovered.checkpoints
+            cps = recovered.checkpoints,
+            removed = recovered.removed
         );
     }
     let bad = storage
