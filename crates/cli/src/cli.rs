@@ -388,6 +388,14 @@ pub struct RunArgs {
     /// Which job or checkpoint to continue, and with what answer.
     #[command(flatten)]
     pub resume: ResumeOptions,
+    /// The form of the events on stdout.
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+/// `--events` (`run` writes that form; `start` accepts the flag and renders a transcript).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputOptions {
     /// Events on stdout: full (Perstack's, every checkpoint whole) or compact (each message
     /// once, checkpoints by id; see docs/events.md) [env: PERSTACK_EVENTS].
     #[arg(
@@ -622,15 +630,8 @@ pub struct StartArgs {
     #[command(flatten)]
     pub resume: ResumeOptions,
     /// Accepted as `run` takes it; `start` renders a transcript either way.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "FORMAT",
-        env = "PERSTACK_EVENTS",
-        default_value = "full",
-        hide_env = true
-    )]
-    pub events: EventsArg,
+    #[command(flatten)]
+    pub output: OutputOptions,
     /// Do not prompt: stop for interactive tools and approvals like `run` does (exit 3).
     #[arg(long)]
     pub no_prompt: bool,

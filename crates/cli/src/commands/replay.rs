@@ -11,7 +11,7 @@ use perstack_runtime::RunInput;
 use super::prepare::{prepare, workspace};
 use super::prompt::Prompter;
 use super::start::drive;
-use crate::cli::{EventsArg, ReplayArgs, ResumeOptions, RunArgs};
+use crate::cli::{EventsArg, OutputOptions, ReplayArgs, ResumeOptions, RunArgs};
 use crate::exit;
 use crate::render::{Invocation, Renderer, Style};
 
@@ -97,7 +97,9 @@ fn branch(
             ..ResumeOptions::default()
         },
         // Rendered as a transcript: the event form does not apply.
-        events: EventsArg::Full,
+        output: OutputOptions {
+            events: EventsArg::Full,
+        },
     };
     let mut prepared = prepare(&run_args)?;
     // A checkpoint that waits for the application is answered here, before the run starts.

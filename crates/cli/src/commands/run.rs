@@ -28,7 +28,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let storage = Arc::clone(&prepared.storage);
-    let events = args.events;
+    let events = args.output.events;
     let facts = RunFacts {
         provider: prepared.provider.name(),
         expert_key: args.expert_key.clone(),

@@ -60,7 +60,7 @@ pub(super) fn complete(args: &StartArgs) -> Result<RunArgs, String> {
         query,
         options: args.options.clone(),
         resume: args.resume.clone(),
-        events: args.events,
+        output: args.output,
     })
 }
 
