@@ -234,6 +234,17 @@ pub enum RuntimeEventPayload {
         /// Tools whose description or input schema changed.
         changed: Vec<String>,
     },
+    /// Ours: tools a skill lists that are not offered to the model, and why (a tool whose
+    /// `execution.taskSupport` is `"required"` can only be called as an MCP task, which
+    /// this runtime does not do).
+    SkillToolsNotOffered {
+        /// Skill name.
+        skill_name: String,
+        /// The tools left out.
+        tools: Vec<String>,
+        /// Why, for the user.
+        reason: String,
+    },
     /// The credential proxy allowed or blocked a request.
     ProxyAccess {
         /// What it did.
@@ -250,13 +261,14 @@ pub enum RuntimeEventPayload {
 
 impl RuntimeEventPayload {
     /// Every runtime event `type`.
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 8] = [
         "initializeRuntime",
         "skillStarting",
         "skillConnected",
         "skillStderr",
         "skillDisconnected",
         "skillLockMismatch",
+        "skillToolsNotOffered",
         "proxyAccess",
     ];
 
@@ -269,6 +281,7 @@ impl RuntimeEventPayload {
             RuntimeEventPayload::SkillStderr { .. } => "skillStderr",
             RuntimeEventPayload::SkillDisconnected { .. } => "skillDisconnected",
             RuntimeEventPayload::SkillLockMismatch { .. } => "skillLockMismatch",
+            RuntimeEventPayload::SkillToolsNotOffered { .. } => "skillToolsNotOffered",
             RuntimeEventPayload::ProxyAccess { .. } => "proxyAccess",
         }
     }

@@ -277,7 +277,7 @@ async fn server_everything_task_only_tool_is_not_offered() {
         "@modelcontextprotocol/server-everything (npm)",
     );
     let ws = workspace();
-    let (sink, _ev) = events();
+    let (sink, mut ev) = events();
     let everything = SkillConfig::McpStdioSkill(StdioSkill {
         command: server.display().to_string(),
         args: Some(vec!["stdio".into()]),
@@ -304,5 +304,21 @@ async fn server_everything_task_only_tool_is_not_offered() {
     for offered in ["echo", "get-sum", "trigger-long-running-operation"] {
         assert!(names.iter().any(|n| n == offered), "{offered}: {names:?}");
     }
-    println!("offered over stdio: {names:?}");
+    let not_offered: Vec<(String, Vec<String>)> = ev
+        .drain()
+        .iter()
+        .filter_map(|e| match e {
+            RuntimeEventPayload::SkillToolsNotOffered {
+                skill_name, tools, ..
+            } => Some((skill_name.clone(), tools.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        not_offered,
+        vec![(
+            "everything".to_string(),
+            vec!["simulate-research-query".to_string()]
+        )]
+    );
 }

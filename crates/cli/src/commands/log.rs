@@ -257,7 +257,8 @@ fn runtime_detail(p: &perstack_events::RuntimeEventPayload) -> String {
         R::SkillStarting { skill_name, .. }
         | R::SkillConnected { skill_name, .. }
         | R::SkillDisconnected { skill_name }
-        | R::SkillLockMismatch { skill_name, .. } => skill_name.clone(),
+        | R::SkillLockMismatch { skill_name, .. }
+        | R::SkillToolsNotOffered { skill_name, .. } => skill_name.clone(),
         R::InitializeRuntime { .. } | R::ProxyAccess { .. } => String::new(),
     }
 }

@@ -69,6 +69,14 @@ impl Renderer {
                 removed.len(),
                 changed.len()
             )),
+            RuntimeEventPayload::SkillToolsNotOffered {
+                skill_name,
+                tools,
+                reason,
+            } => Some(format!(
+                "[skill] {skill_name}: not offered: {} ({reason})",
+                tools.join(", ")
+            )),
             RuntimeEventPayload::ProxyAccess {
                 action,
                 domain,

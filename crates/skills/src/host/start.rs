@@ -20,7 +20,7 @@ use super::forwarder::Forwarder;
 use super::options::HostOptions;
 use super::plan::{Launch, ToolFilter};
 use super::stdio::{SpawnSpec, StdioProcess};
-use super::tasks::{TapRead, TaskSupport, without_task_only};
+use super::tasks::{TASK_ONLY_REASON, TapRead, TaskSupport, without_task_only};
 use crate::base::{BaseSkill, serve_in_process};
 use crate::error::SkillError;
 
@@ -258,6 +258,8 @@ pub(crate) async fn start_stdio(
 pub(crate) struct Connected {
     session: Session,
     tools: Vec<ToolDefinition>,
+    /// Listed tools left out (task-only), for `skillToolsNotOffered`.
+    not_offered: Vec<String>,
     handshake: Duration,
     discovery: Duration,
 }
@@ -301,10 +303,11 @@ where
             tracing::warn!(skill = %name, ?unknown, "pick/omit name tools the skill does not have");
         }
         let kept = all.into_iter().filter(|t| filter.keeps(&t.name)).collect();
-        let tools = without_task_only(name, kept, tasks);
+        let (tools, not_offered) = without_task_only(name, kept, tasks);
         Ok(Connected {
             session,
             tools,
+            not_offered,
             handshake,
             discovery,
         })
@@ -346,6 +349,13 @@ pub(crate) async fn finish(
         handshake_duration_ms: Some(ms(connected.handshake)),
         tool_discovery_duration_ms: Some(ms(connected.discovery)),
     });
+    if !connected.not_offered.is_empty() {
+        events.emit(RuntimeEventPayload::SkillToolsNotOffered {
+            skill_name: name.clone(),
+            tools: connected.not_offered,
+            reason: TASK_ONLY_REASON.to_string(),
+        });
+    }
     Ok(Started {
         skill: McpSkill {
             name,

@@ -69,27 +69,23 @@ impl TaskSupport {
     }
 }
 
-/// `tools` without those that can only be called as tasks; each one dropped is logged as a
-/// warning naming the skill and the tool.
+/// Why a task-only tool is not offered (the `reason` of `skillToolsNotOffered`).
+pub(crate) const TASK_ONLY_REASON: &str = "it can only be called as an MCP task (execution.taskSupport \"required\"), which perstack does not do";
+
+/// `tools` without those that can only be called as tasks, and the names of those; each one
+/// is logged as a warning naming the skill and the tool.
 pub(crate) fn without_task_only(
     skill: &str,
     tools: Vec<ToolDefinition>,
     tasks: &TaskSupport,
-) -> Vec<ToolDefinition> {
-    tools
-        .into_iter()
-        .filter(|t| {
-            let required = tasks.required(&t.name);
-            if required {
-                tracing::warn!(
-                    "skill \"{skill}\": tool \"{}\" is not offered: it can only be called as \
-                     an MCP task (execution.taskSupport \"required\"), which perstack does not do",
-                    t.name
-                );
-            }
-            !required
-        })
-        .collect()
+) -> (Vec<ToolDefinition>, Vec<String>) {
+    let (dropped, kept): (Vec<_>, Vec<_>) =
+        tools.into_iter().partition(|t| tasks.required(&t.name));
+    let dropped: Vec<String> = dropped.into_iter().map(|t| t.name).collect();
+    for name in &dropped {
+        tracing::warn!("skill \"{skill}\": tool \"{name}\" is not offered: {TASK_ONLY_REASON}");
+    }
+    (kept, dropped)
 }
 
 /// A stdio server's stdout, passed through unchanged, each line shown to a [`TaskSupport`].
