@@ -281,17 +281,27 @@ fn env_passes_named_and_given_variables_to_exec_children_only_when_asked() {
             "--env",
             "FROM_HOST",
             "--env",
-            "GIVEN=by flag",
+            "GIVEN=given-by-flag",
             "--runtime",
             "local",
         ],
-        &[("FROM_HOST", "host value"), ("NOT_PASSED", "stays home")],
+        &[
+            ("FROM_HOST", "host-side value"),
+            ("NOT_PASSED", "stays home"),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let seen = request(&llm, 1);
-    assert!(seen.contains("FROM_HOST=host value"), "{seen}");
-    assert!(seen.contains("GIVEN=by flag"), "{seen}");
+    assert!(seen.contains("FROM_HOST=host-side value"), "{seen}");
+    assert!(seen.contains("GIVEN=given-by-flag"), "{seen}");
     assert!(!seen.contains("NOT_PASSED"), "{seen}");
+    // Held like requiredEnv values: redacted in the events (stdout and storage).
+    let events = stdout(&out);
+    assert!(events.contains("GIVEN="), "{events}");
+    assert!(
+        !events.contains("given-by-flag") && !events.contains("host-side value"),
+        "{events}"
+    );
 }
 
 #[test]

@@ -105,7 +105,12 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let passed = super::run_flags::passed_env(&opts.env, &env)?;
     env.extend(passed.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut config = loaded.config.clone();
-    let redactor = Arc::new(crate::secrets::redactor(&config, &env));
+    let mut redactor = crate::secrets::redactor(&config, &env);
+    // `--env` values reach children as `requiredEnv` values do, and are held as secrets alike.
+    for (name, value) in &passed {
+        redactor.add_secret(name.as_str(), value.trim());
+    }
+    let redactor = Arc::new(redactor);
     crate::log_redact::install(Arc::clone(&redactor));
     let env = Arc::new(env);
 
