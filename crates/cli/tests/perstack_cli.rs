@@ -335,7 +335,14 @@ fn runtime_docker_and_external_adapters_are_refused_with_what_to_run_instead() {
         &llm,
         &config,
         ws.path(),
-        &["--runtime", "docker", "--env", "REGION=eu"],
+        &[
+            "--runtime",
+            "docker",
+            "--env",
+            "REGION=eu",
+            "--state-dir",
+            "/var/lib/perstack-state",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -350,6 +357,8 @@ fn runtime_docker_and_external_adapters_are_refused_with_what_to_run_instead() {
         "PERSTACK_EGRESS=unix:///run/perstack/egress.sock",
         "perstack:latest --config /config/perstack.toml worker 'Show the environment'",
         "cargo xtask image",
+        "-v /var/lib/perstack-state:/state -e PERSTACK_STATE_DIR=/state",
+        "chown 10001:10001",
     ] {
         assert!(err.contains(part), "lacks {part:?}: {err}");
     }

@@ -96,6 +96,18 @@ fn docker_instructions(args: &RunArgs, config: &Path, provider: ProviderName) ->
         .iter()
         .map(|e| format!(" -e {}", shell_word(e)))
         .collect();
+    let state = args
+        .options
+        .storage
+        .state_dir
+        .as_deref()
+        .map(|d| {
+            format!(
+                " -v {}:/state -e PERSTACK_STATE_DIR=/state",
+                shell_word(&abs(d))
+            )
+        })
+        .unwrap_or_default();
     format!(
         "--runtime docker: this binary does not start containers itself; run its image \
          instead (docs/container.md): the proxy holds the provider key outside the runner, \
@@ -107,12 +119,14 @@ fn docker_instructions(args: &RunArgs, config: &Path, provider: ProviderName) ->
          --socket-mode 660 --socket-group 10001\
          \n  docker run --rm --read-only --tmpfs /tmp --cap-drop ALL \
          --security-opt no-new-privileges --user 10001:10001 --network none \
-         -v {workspace}:/workspace -v /run/perstack:/run/perstack:ro \
+         -v {workspace}:/workspace{state} -v /run/perstack:/run/perstack:ro \
          -e PERSTACK_EGRESS=unix:///run/perstack/egress.sock \
          -v {config}:/config/perstack.toml:ro{passed} perstack:latest \
          --config /config/perstack.toml {} {}\n\
-         \nBuild the image with `cargo xtask image`. Or run here with --runtime local (the \
-         default: exec and stdio skills confined by Landlock and seccomp).",
+         \nAdd the other run flags (--model, --max-steps, --continue-job, ...) after \
+         perstack:latest. The runner is uid 10001: the mounted folders must be writable by it \
+         (chown 10001:10001). Build the image with `cargo xtask image`. Or run here with \
+         --runtime local (the default: exec and stdio skills confined by Landlock and seccomp).",
         shell_word(&args.expert_key),
         shell_word(&args.query),
     )
