@@ -1,7 +1,8 @@
 //! `--egress` for stdio skills that declare network access: they get `HTTP(S)_PROXY` at the
 //! runtime's loopback forwarder, which relays to the proxy's Unix socket; their confinement
-//! lets them connect to that port and no other. A stand-in for `perstack proxy` records
-//! what arrives on the socket.
+//! lets them connect to that port and no other. Remote skills go to the socket too, except
+//! those on loopback, connected to directly. A stand-in for `perstack proxy` records what
+//! arrives on the socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +11,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use perstack_core::config::{SkillConfig, StdioSkill};
+use perstack_core::config::{RemoteSkill, SkillConfig, StdioSkill};
 use perstack_core::egress::Egress;
 use perstack_skills::host::SkillHost;
 use pretty_assertions::assert_eq;
@@ -125,4 +126,61 @@ async fn a_network_skill_reaches_the_proxy_through_the_forwarder_and_nothing_els
         "the other listener got a connection"
     );
     host.shutdown().await;
+}
+
+/// A loopback listener that records the request line of each connection, then closes it.
+async fn loopback_recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            sink.lock()
+                .unwrap()
+                .push(text.lines().next().unwrap_or("").to_string());
+        }
+    });
+    (port, seen)
+}
+
+/// With `--egress`, a remote skill on loopback is connected to directly (loopback is the
+/// sandbox's own interface; the proxy outside cannot reach it), while any other endpoint
+/// goes to the proxy's socket.
+#[tokio::test]
+async fn remote_skills_on_loopback_bypass_the_proxy_and_others_go_through_it() {
+    let ws = workspace();
+    let sock_dir = tempfile::tempdir().unwrap();
+    let (egress, proxied) = fake_proxy(sock_dir.path());
+    let (port, direct) = loopback_recorder().await;
+    let start = |endpoint: String| {
+        let mut opts = options(&ws).with_egress(Some(egress.clone()));
+        opts.startup_timeout = std::time::Duration::from_secs(10);
+        async move {
+            let skill = SkillConfig::McpSseSkill(RemoteSkill {
+                endpoint,
+                ..RemoteSkill::default()
+            });
+            let (sink, _ev) = events();
+            SkillHost::start(&expert_with(vec![("r", skill)]), &no_experts(), opts, sink)
+                .await
+                .unwrap_err()
+        }
+    };
+    // Neither answers MCP, so both starts fail; what matters is where the request went.
+    start(format!("http://localhost:{port}/mcp")).await;
+    assert_eq!(
+        direct.lock().unwrap().first().map(String::as_str),
+        Some("POST /mcp HTTP/1.1")
+    );
+    assert_eq!(proxied.lock().unwrap().clone(), Vec::<String>::new());
+    start("https://mcp.example.com/mcp".into()).await;
+    assert_eq!(
+        proxied.lock().unwrap().first().map(String::as_str),
+        Some("POST /mcp HTTP/1.1")
+    );
+    assert_eq!(direct.lock().unwrap().len(), 1);
 }
