@@ -622,8 +622,15 @@ fn start_continuing_a_job_takes_its_expert_and_needs_no_query() {
     );
 }
 
-#[test]
-fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
+/// `perstack start ARGS --config C --workspace W --provider openai` with a terminal (a
+/// pseudo-terminal) as stdin, `typed` typed ahead into it.
+fn start_on_a_terminal(
+    llm: &ScriptedLlm,
+    config: &str,
+    ws: &Path,
+    args: &[&str],
+    typed: &str,
+) -> Output {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Write;
 
@@ -637,15 +644,13 @@ fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
         .open(name.to_str().unwrap())
         .unwrap();
     let mut master = std::fs::File::from(master);
-
-    let llm = ScriptedLlm::start(vec![Turn::text("Hello there.")]).unwrap();
-    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let config = write_config(cfg.path(), "");
     let child = Command::new(env!("CARGO_BIN_EXE_perstack"))
-        .args(["start", "--config", &config, "--workspace"])
-        .arg(ws.path())
+        .arg("start")
+        .args(args)
+        .args(["--config", config, "--workspace"])
+        .arg(ws)
         .args(["--provider", "openai"])
-        .current_dir(ws.path())
+        .current_dir(ws)
         .env_remove("PERSTACK_LOG")
         .env("OPENAI_BASE_URL", &llm.base_url)
         .env("OPENAI_API_KEY", "scripted-key-not-a-secret")
@@ -654,10 +659,20 @@ fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Typed ahead: the terminal hands the program one line per read. "9" is no Expert.
-    master.write_all(b"9\nworker\nSay hello\n").unwrap();
+    // Typed ahead: the terminal hands the program one line per read.
+    master.write_all(typed.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     drop(master);
+    out
+}
+
+#[test]
+fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
+    let llm = ScriptedLlm::start(vec![Turn::text("Hello there.")]).unwrap();
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = write_config(cfg.path(), "");
+    // "9" is no Expert.
+    let out = start_on_a_terminal(&llm, &config, ws.path(), &[], "9\nworker\nSay hello\n");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     for part in [
@@ -674,6 +689,28 @@ fn start_on_a_terminal_asks_for_the_expert_and_the_query() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn start_on_a_terminal_asks_for_the_answer_with_dash_i() {
+    let llm = ScriptedLlm::start(asker_script()).unwrap();
+    let (cfg, ws) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (config, _) = stop_for_an_answer(&llm, cfg.path(), ws.path());
+    let out = start_on_a_terminal(
+        &llm,
+        &config,
+        ws.path(),
+        &["--continue-job", "job1", "-i"],
+        "teal, typed\n",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("answer > "), "{err}");
+    assert!(
+        !err.contains("Experts in"),
+        "the job's Expert is used: {err}"
+    );
+    assert!(request(&llm, 1).contains("teal, typed"));
 }
 
 #[test]
