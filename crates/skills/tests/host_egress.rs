@@ -19,6 +19,14 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
+/// The first line of what a connection sends (its request line).
+async fn first_line(s: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    let mut buf = vec![0u8; 1024];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
 /// A socket that answers every CONNECT with 200 and records the request line.
 fn fake_proxy(dir: &std::path::Path) -> (Egress, Arc<Mutex<Vec<String>>>) {
     let path = dir.join("egress.sock");
@@ -27,12 +35,8 @@ fn fake_proxy(dir: &std::path::Path) -> (Egress, Arc<Mutex<Vec<String>>>) {
     let sink = Arc::clone(&seen);
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 1024];
-            let n = s.read(&mut buf).await.unwrap_or(0);
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            sink.lock()
-                .unwrap()
-                .push(text.lines().next().unwrap_or("").to_string());
+            let line = first_line(&mut s).await;
+            sink.lock().unwrap().push(line);
             let _ = s
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 .await;
@@ -136,12 +140,8 @@ async fn loopback_recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
     let sink = Arc::clone(&seen);
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 1024];
-            let n = s.read(&mut buf).await.unwrap_or(0);
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            sink.lock()
-                .unwrap()
-                .push(text.lines().next().unwrap_or("").to_string());
+            let line = first_line(&mut s).await;
+            sink.lock().unwrap().push(line);
         }
     });
     (port, seen)
