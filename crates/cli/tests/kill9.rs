@@ -312,3 +312,135 @@ fn a_job_killed_before_its_first_checkpoint_starts_over_on_continue() {
     assert_eq!(setup.job("early")["status"], "completed");
     setup.assert_verified("early");
 }
+
+/// True when a stored line's event carries a checkpoint: the lines storage fdatasyncs.
+fn carries_checkpoint(line: &serde_json::Value) -> bool {
+    ["checkpoint", "nextCheckpoint", "initialCheckpoint"]
+        .iter()
+        .any(|k| line["event"].get(*k).is_some())
+}
+
+/// Power-loss iterations (each a kill followed by a simulated loss).
+const POWER_LOSSES: u64 = 8;
+
+/// A power loss after a kill at a random point: the event log keeps only what was synced (up
+/// to its last line carrying a checkpoint), and the files written without a sync (message
+/// logs, checkpoint files) lose any part: lines cut (with a zero-filled tail or not), files
+/// deleted or emptied. `--continue-job` rebuilds them from the log, resumes from the last
+/// synced step or later (no synced step is lost), finishes the job, and the job verifies.
+#[test]
+fn a_power_loss_after_a_kill_loses_no_synced_step_and_the_job_continues() {
+    let seed = std::env::var("PERSTACK_KILL9_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED)
+        ^ 0x0070_0e51;
+    let mut rng = Rng(seed);
+    let full = {
+        let llm = ScriptedLlm::start(long_script()).unwrap();
+        let setup = Setup::new();
+        let done = setup.run(&Endpoint::openai(&llm.base_url), &[], "Do the steps");
+        assert_completed(&done);
+        done.events.len() as u64
+    };
+    let mut resumed = 0;
+    for i in 0..POWER_LOSSES {
+        let after_events = rng.below(full);
+        let context = format!("seed {seed}, iteration {i}: kill after {after_events} events");
+        let job = format!("power-{i}");
+        let setup = Setup::new();
+        let llm = ScriptedLlm::start(long_script()).unwrap();
+        let mut run = setup.spawn(
+            &Endpoint::openai(&llm.base_url),
+            &["--job-id", &job],
+            "Do the steps",
+        );
+        run.wait_until(perstack_testkit::PATIENCE, |ev| {
+            ev.len() as u64 >= after_events
+        });
+        run.kill().unwrap();
+        run.finish().unwrap();
+        let Some(run_dir) = std::fs::read_dir(setup.job_dir(&job).join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .next()
+        else {
+            continue; // killed before the run's log existed
+        };
+        let log = run_dir.join("events.jsonl");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let parsed: Vec<serde_json::Value> = lines
+            .iter()
+            .map_while(|l| serde_json::from_str(l).ok())
+            .collect();
+        let Some(last) = parsed.iter().rposition(carries_checkpoint) else {
+            continue;
+        };
+        let event = &parsed[last]["event"];
+        let synced_step = match event["type"].as_str().unwrap() {
+            // Not started, or done: covered by the kill -9 tests.
+            "startRun" | "completeRun" => continue,
+            "continueToNextStep" => event["nextCheckpoint"]["stepNumber"].as_u64().unwrap(),
+            _ => event["checkpoint"]["stepNumber"].as_u64().unwrap(),
+        };
+
+        // The power loss.
+        std::fs::write(&log, format!("{}\n", lines[..=last].join("\n"))).unwrap();
+        for entry in std::fs::read_dir(&run_dir).unwrap().flatten() {
+            let path = entry.path();
+            if !path.to_string_lossy().contains("messages-") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let all: Vec<&str> = text.split_inclusive('\n').collect();
+            let keep = rng.below(all.len() as u64 + 1) as usize;
+            let mut bytes = all[..keep].concat().into_bytes();
+            if rng.below(2) == 0 {
+                bytes.extend([0u8; 300]);
+            }
+            std::fs::write(&path, bytes).unwrap();
+        }
+        for entry in std::fs::read_dir(setup.job_dir(&job).join("checkpoints"))
+            .unwrap()
+            .flatten()
+        {
+            match rng.below(3) {
+                0 => {}
+                1 => std::fs::remove_file(entry.path()).unwrap(),
+                _ => std::fs::write(entry.path(), b"").unwrap(),
+            }
+        }
+
+        let rest = ScriptedLlm::start(rest_script()).unwrap();
+        let done = setup.run(
+            &Endpoint::openai(&rest.base_url),
+            &["--continue-job", job.as_str()],
+            "",
+        );
+        assert_eq!(
+            done.code(),
+            Some(0),
+            "{context}: resume failed: {}\nevents: {:?}",
+            done.stderr,
+            done.types()
+        );
+        assert_completed(&done);
+        let start = done
+            .events
+            .iter()
+            .find(|e| e["type"] == "startRun")
+            .unwrap();
+        let from = start["initialCheckpoint"]["stepNumber"].as_u64().unwrap();
+        assert!(
+            from >= synced_step,
+            "{context}: resumed from step {from}, the last synced step was {synced_step}"
+        );
+        setup.assert_verified(&job);
+        assert_eq!(setup.job(&job)["status"], "completed", "{context}");
+        resumed += 1;
+    }
+    assert!(resumed > 0, "no power loss landed inside a run");
+}
