@@ -98,6 +98,11 @@ async fn a_loopback_http_endpoint_is_connected_to() {
             "{endpoint}: {err}"
         );
         assert!(err.contains("MCP handshake failed"), "{endpoint}: {err}");
+        // The cause, not rmcp's transport type names.
+        assert!(
+            err.contains("Connection refused") && !err.contains("rmcp::"),
+            "{endpoint}: {err}"
+        );
     }
 }
 

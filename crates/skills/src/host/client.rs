@@ -13,6 +13,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::transport::IntoTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpError;
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
@@ -125,7 +126,7 @@ impl Session {
         let service = client
             .serve(transport)
             .await
-            .map_err(|e| format!("MCP handshake failed: {e}"))?;
+            .map_err(|e| format!("MCP handshake failed: {}", handshake_error(&e)))?;
         Ok(Session { service, gone })
     }
 
@@ -200,4 +201,28 @@ fn classify(e: rmcp::service::ServiceError) -> CallFailure {
         ServiceError::Timeout { timeout } => CallFailure::Timeout(timeout),
         other => CallFailure::Rpc(other.to_string()),
     }
+}
+
+/// Why the handshake failed, in one line. A transport failure is told by its causes
+/// (`error sending request for url (…): … Connection refused`), not by rmcp's message,
+/// which names the transport's generic Rust type.
+fn handshake_error(e: &rmcp::service::ClientInitializeError) -> String {
+    if let rmcp::service::ClientInitializeError::TransportError { error, context } = e {
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(error.error.as_ref());
+        // rmcp's HTTP client error does not expose reqwest's error as its source.
+        type HttpError = StreamableHttpError<reqwest::Error>;
+        if let Some(HttpError::Client(inner)) = error.error.downcast_ref::<HttpError>() {
+            cur = Some(inner);
+        }
+        while let Some(err) = cur {
+            let text = err.to_string();
+            if !parts.iter().any(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+            cur = err.source();
+        }
+        return format!("{} ({context})", parts.join(": "));
+    }
+    e.to_string()
 }
