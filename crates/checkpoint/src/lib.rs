@@ -11,8 +11,12 @@
 //! perstack/jobs/<jobId>/runs/<runId>/messages-<n>.jsonl  append-only conversation log
 //! ```
 //!
-//! Every file is written atomically (temp file, fsync, rename, fsync of the folder), so a kill
-//! at any instant leaves the last checkpoint loadable. A checkpoint file does not repeat the
+//! The run's event log is the write-ahead log: a step is durable once the event carrying its
+//! checkpoint is appended and the log fdatasynced, the step's only durable sync. Message logs,
+//! checkpoint files and `job.json` are derived from it and written without a sync (files by
+//! temp file and rename, so a kill leaves the old or the new one); what a power loss takes
+//! from them, [`Storage::recover_job`] writes back from the log. [`Storage::sync_stats`]
+//! counts the syncs. A checkpoint file does not repeat the
 //! conversation: it references a prefix of its run's message log (with a SHA-256 of that
 //! prefix), so the bytes written per step track the new content of the step, not the length
 //! of the history. The event log does the same for the conversations events carry
