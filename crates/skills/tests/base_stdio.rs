@@ -77,7 +77,7 @@ fn stdout_carries_only_json_rpc() {
     );
     assert_eq!(
         responses[1]["result"]["tools"].as_array().unwrap().len(),
-        16
+        perstack_skills::base::BASE_TOOL_NAMES.len()
     );
     let exec_text = responses[2]["result"]["content"][0]["text"]
         .as_str()

@@ -58,7 +58,7 @@ async fn install_records_every_experts_mcp_tools_and_round_trips() {
         .collect();
     names.sort();
     // MCP tools only: the delegate tool is not locked.
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 12);
     assert!(!names.contains(&"plain"));
 
     let path = ws.root.join("perstack.lock");
@@ -135,7 +135,7 @@ async fn a_locked_run_offers_tools_before_the_skill_is_up_and_calls_wait_for_it(
         .unwrap();
     // Whether or not the child is up yet, its locked tools are offered.
     assert!(host.catalogue().get("echo").is_some());
-    assert_eq!(host.catalogue().len(), 11 + 1);
+    assert_eq!(host.catalogue().len(), 12 + 1);
     let out = host
         .call("1", "echo", args(json!({"text": "early"})))
         .await
