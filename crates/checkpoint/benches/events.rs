@@ -148,7 +148,7 @@ fn main() {
         whole as f64 / ours as f64
     );
     println!(
-        "bench: events.store {STEPS} steps (checkpoints + events, fsync included): {:.2} ms per step",
+        "bench: events.store {STEPS} steps (checkpoints + events, the one fdatasync per step included): {:.2} ms per step",
         busy.as_secs_f64() * 1e3 / steps
     );
     let start = Instant::now();
