@@ -76,6 +76,7 @@ fn perstacks_fixtures_examples_and_reference_snippets_validate() {
         (
             "reference_complete.toml",
             &[
+                "12:11 runtime",
                 "31:14 experts.\"reviewer\".delegates[0]",
                 "31:38 experts.\"reviewer\".delegates[1]",
                 "76:14 experts.\"researcher\".delegates[0]",

@@ -26,13 +26,18 @@ fn warn_secrets(text: &str, path: &KeyPath, sink: &mut Sink<'_>) {
 }
 
 pub(crate) fn check_provider_setting(config: &PerstackConfig, root: &KeyPath, sink: &mut Sink<'_>) {
-    if let Some(runtime) = config.runtime
-        && !matches!(runtime, RuntimeName::Local | RuntimeName::Docker)
-    {
-        sink.warn(
-            &root.field("runtime"),
+    let runtime_note = match config.runtime {
+        None | Some(RuntimeName::Local) => None,
+        // Never silently: the run happens here, not in a container.
+        Some(RuntimeName::Docker) => Some(
+            "this key does not start a container: perstack runs the Expert in the process it is started in; to run it in a container start the image yourself (docs/container.md; `perstack run --runtime docker` prints the commands)",
+        ),
+        Some(RuntimeName::Cursor | RuntimeName::ClaudeCode | RuntimeName::Gemini) => Some(
             "this runtime always executes Experts itself; Perstack's external runtime adapters are not used and this key is ignored",
-        );
+        ),
+    };
+    if let Some(note) = runtime_note {
+        sink.warn(&root.field("runtime"), note);
     }
     if config.perstack_api_base_url.is_some() {
         sink.warn(
