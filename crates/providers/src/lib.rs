@@ -35,6 +35,7 @@ pub mod env;
 pub mod error;
 mod http;
 pub mod official;
+mod prompt_cache;
 mod protocol;
 mod provider;
 pub mod replay;
@@ -51,6 +52,7 @@ pub use config::{
 };
 pub use env::{EnvLookup, ProcessEnv};
 pub use error::{ApiError, ProviderError, StreamFailure};
+pub use prompt_cache::PromptCache;
 pub use provider::{ClientOptions, HttpProvider, Provider};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

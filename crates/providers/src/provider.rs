@@ -11,7 +11,7 @@ use crate::config::{KeySource, ProviderSpec};
 use crate::env::EnvLookup;
 use crate::error::ProviderError;
 use crate::http::request_headers;
-use crate::protocol::encode;
+use crate::protocol::{Body, encode};
 use crate::retry::RetryPolicy;
 use crate::stream::GenerationStream;
 use crate::types::GenerationRequest;
@@ -172,11 +172,15 @@ impl Provider for HttpProvider {
     fn stream(&self, request: GenerationRequest) -> GenerationStream {
         let prepared = encode(&self.shared.spec, &request).and_then(|wire| {
             let headers = request_headers(&self.shared.spec, &wire.headers)?;
-            let body =
-                serde_json::to_vec(&wire.body).map_err(|e| ProviderError::InvalidRequest {
-                    provider: self.shared.spec.name,
-                    message: format!("cannot serialise the request: {e}"),
-                })?;
+            let body = match wire.body {
+                Body::Bytes(bytes) => bytes,
+                Body::Json(value) => {
+                    serde_json::to_vec(&value).map_err(|e| ProviderError::InvalidRequest {
+                        provider: self.shared.spec.name,
+                        message: format!("cannot serialise the request: {e}"),
+                    })?
+                }
+            };
             Ok((wire.url, headers, body))
         });
         let retries_used = request.settings.retries_used;

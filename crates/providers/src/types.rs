@@ -6,6 +6,8 @@ use perstack_core::config::{ReasoningBudget, ReasoningLevel};
 use perstack_core::{ExpertPart, Message, ThinkingPart, ToolCallPart, ToolDefinition, Usage};
 use serde::{Deserialize, Serialize};
 
+use crate::prompt_cache::PromptCache;
+
 /// The system prompt of a generation.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemPrompt {
@@ -30,6 +32,11 @@ pub struct GenerationSettings {
     /// retries): the provider's transparent retries share the one `maxRetries` budget and
     /// stop once it is used up.
     pub retries_used: u32,
+    /// The run's [`PromptCache`]: when set, the request's `messages` are only those added
+    /// since the previous request with this cache ([`PromptCache::unseen`]), and the body
+    /// appends their encoding to what the cache kept (OpenAI-style bodies; the others are
+    /// encoded whole from the cached conversation).
+    pub prompt_cache: Option<PromptCache>,
 }
 
 impl GenerationSettings {
@@ -41,6 +48,7 @@ impl GenerationSettings {
             reasoning_budget: ReasoningBudget::default(),
             temperature: None,
             retries_used: 0,
+            prompt_cache: None,
         }
     }
 }

@@ -15,7 +15,10 @@ const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// The system prompt: the request's own, then the text of any instruction messages.
 /// The cache hint is set if either asks for it.
-pub(crate) fn system_prompt(req: &GenerationRequest) -> Option<(String, bool)> {
+pub(crate) fn system_prompt(
+    req: &GenerationRequest,
+    messages: &[Message],
+) -> Option<(String, bool)> {
     let mut texts: Vec<&str> = Vec::new();
     let mut cache = false;
     if let Some(s) = &req.system {
@@ -24,7 +27,7 @@ pub(crate) fn system_prompt(req: &GenerationRequest) -> Option<(String, bool)> {
         }
         cache |= s.cache;
     }
-    for m in &req.messages {
+    for m in messages {
         if let Message::InstructionMessage {
             contents, cache: c, ..
         } = m

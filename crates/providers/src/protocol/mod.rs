@@ -11,11 +11,23 @@ use perstack_core::config::ProviderName;
 use serde_json::Value;
 use url::Url;
 
+use perstack_core::Message;
+
 use crate::assemble::Assembler;
 use crate::config::{Protocol, ProviderSpec};
 use crate::error::ProviderError;
+use crate::prompt_cache::{Encoded, Seen};
 use crate::sse::SseEvent;
 use crate::types::GenerationRequest;
+
+/// A request body: a JSON value, or bytes already serialized (appended to a cached prefix).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Body {
+    /// To be serialized.
+    Json(Value),
+    /// Serialized.
+    Bytes(Vec<u8>),
+}
 
 /// An encoded request: where to send which JSON, with protocol-specific headers.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +35,18 @@ pub(crate) struct WireRequest {
     /// Full endpoint URL.
     pub url: Url,
     /// JSON body.
-    pub body: Value,
+    pub body: Body,
     /// Protocol headers (version headers, organisation...).
     pub headers: Vec<(&'static str, String)>,
+}
+
+/// The conversation a request is for: every message, and the cache of its encoding when
+/// the caller keeps one.
+pub(crate) struct Conversation<'a> {
+    /// Every message of the conversation.
+    pub messages: &'a [Message],
+    /// The encoded prefix kept between requests.
+    pub encoded: Option<&'a mut Encoded>,
 }
 
 /// Decodes one provider's stream events into the assembler.
@@ -47,10 +68,21 @@ pub(crate) fn encode(
             message: "no model given".into(),
         });
     }
+    // With a prompt cache, the request brings only the new messages: the conversation is
+    // the cache's, which learns them here.
+    let mut cache = req.settings.prompt_cache.as_ref().map(|c| c.lock());
+    let (messages, encoded) = match cache.as_deref_mut() {
+        Some(Seen { messages, encoded }) => {
+            messages.extend(req.messages.iter().cloned());
+            (messages.as_slice(), Some(encoded))
+        }
+        None => (req.messages.as_slice(), None),
+    };
+    let conv = Conversation { messages, encoded };
     match &spec.protocol {
-        Protocol::Anthropic(opts) => Ok(anthropic::encode(opts, &spec.base_url, req)),
-        Protocol::OpenAi(opts) => openai::encode(spec.name, opts, &spec.base_url, req),
-        Protocol::Gemini => gemini::encode(spec.name, &spec.base_url, req),
+        Protocol::Anthropic(opts) => Ok(anthropic::encode(opts, &spec.base_url, req, conv)),
+        Protocol::OpenAi(opts) => openai::encode(spec.name, opts, &spec.base_url, req, conv),
+        Protocol::Gemini => gemini::encode(spec.name, &spec.base_url, req, conv),
     }
 }
 

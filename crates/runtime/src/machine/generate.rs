@@ -76,6 +76,8 @@ async fn stream_counting(
     settings.reasoning_budget = m.setting.reasoning_budget;
     // One budget: the provider's transparent retries start after the runtime's own.
     settings.retries_used = m.checkpoint.retry_count.unwrap_or(0);
+    // `messages` are what the cache has not seen (see `PromptCache::unseen`).
+    settings.prompt_cache = Some(m.prompt.clone());
     let request = GenerationRequest {
         system: None,
         messages,

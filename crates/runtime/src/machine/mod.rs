@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use perstack_core::{Checkpoint, DelegationTarget, Step, Usage};
 use perstack_events::RunEventPayload;
-use perstack_providers::Provider;
+use perstack_providers::{PromptCache, Provider};
 
 use crate::emitter::Emitter;
 use crate::error::RuntimeError;
@@ -84,6 +84,8 @@ pub(crate) struct Machine {
     pub(crate) retried_steps: u32,
     /// Why the Expert's skills did not start: the run stops by error after `startRun`.
     pub(crate) unstarted: Option<ToolHostError>,
+    /// The conversation as the provider has encoded it: each request sends only what is new.
+    pub(crate) prompt: PromptCache,
 }
 
 impl Machine {
@@ -122,6 +124,7 @@ impl Machine {
             approved: HashSet::new(),
             retried_steps: 0,
             unstarted: None,
+            prompt: PromptCache::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::error::RuntimeError;
 pub(super) async fn generating_run_result(m: &mut Machine) -> Result<Transition, RuntimeError> {
     let results = m.step.tool_results.clone().unwrap_or_default();
     let tools = tool_message(&results, m.step.tool_calls.as_deref());
-    let mut messages = m.checkpoint.messages.clone();
+    let mut messages = m.prompt.unseen(&m.checkpoint.messages);
     messages.push(tools.clone());
     let generation = match generate(m, messages, Vec::new(), Streaming::ReasoningAndResult).await? {
         Ok(g) => g,

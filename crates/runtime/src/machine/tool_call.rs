@@ -30,7 +30,8 @@ pub(super) async fn generating_tool_call(m: &mut Machine) -> Result<Transition, 
         Err(failure) => return Ok(stop_unstarted(m, failure)),
     }
     let tools = m.tools.iter().map(|t| t.definition.clone()).collect();
-    let messages = m.checkpoint.messages.clone();
+    // Only what the prompt cache has not seen: the provider keeps the rest, encoded.
+    let messages = m.prompt.unseen(&m.checkpoint.messages);
     let generation = match generate(m, messages, tools, Streaming::Reasoning).await? {
         Ok(g) => g,
         Err(GenFailure::Error(e)) => return Ok(retry_or_stop(m, e, Vec::new())),

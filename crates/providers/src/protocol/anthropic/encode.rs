@@ -5,15 +5,20 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::config::AnthropicOptions;
-use crate::protocol::WireRequest;
 use crate::protocol::common::system_prompt;
+use crate::protocol::{Body, Conversation, WireRequest};
 use crate::types::{GenerationRequest, reasoning_tokens};
 
 /// Anthropic's minimum thinking budget.
 const MIN_THINKING_BUDGET: u32 = 1024;
 
 /// Encodes a streaming `POST {base}/messages`.
-pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationRequest) -> WireRequest {
+pub(crate) fn encode(
+    opts: &AnthropicOptions,
+    base: &Url,
+    req: &GenerationRequest,
+    conv: Conversation<'_>,
+) -> WireRequest {
     let s = &req.settings;
     let mut body = Map::new();
     body.insert("model".into(), json!(s.model));
@@ -24,14 +29,14 @@ pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationReques
     // `max_tokens` stays above `budget_tokens` as the API requires.
     let max_tokens = s.max_tokens.saturating_add(thinking.unwrap_or(0));
     body.insert("max_tokens".into(), json!(max_tokens));
-    if let Some((text, cache)) = system_prompt(req) {
+    if let Some((text, cache)) = system_prompt(req, conv.messages) {
         let mut block = json!({"type": "text", "text": text});
         if cache {
             block["cache_control"] = json!({"type": "ephemeral"});
         }
         body.insert("system".into(), json!([block]));
     }
-    body.insert("messages".into(), Value::Array(messages(&req.messages)));
+    body.insert("messages".into(), Value::Array(messages(conv.messages)));
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req
             .tools
@@ -63,7 +68,7 @@ pub(crate) fn encode(opts: &AnthropicOptions, base: &Url, req: &GenerationReques
     body.insert("stream".into(), json!(true));
     WireRequest {
         url: messages_url(base),
-        body: Value::Object(body),
+        body: Body::Json(Value::Object(body)),
         headers: vec![("anthropic-version", opts.version.clone())],
     }
 }

@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::error::ProviderError;
 use crate::protocol::common::{system_prompt, tool_result_text};
-use crate::protocol::{WireRequest, join, path_safe_model};
+use crate::protocol::{Body, Conversation, WireRequest, join, path_safe_model};
 use crate::types::{GenerationRequest, reasoning_tokens};
 
 /// Encodes `POST {base}/models/{model}:streamGenerateContent?alt=sse`.
@@ -15,6 +15,7 @@ pub(crate) fn encode(
     provider: ProviderName,
     base: &Url,
     req: &GenerationRequest,
+    conv: Conversation<'_>,
 ) -> Result<WireRequest, ProviderError> {
     let s = &req.settings;
     let model = path_safe_model(provider, &s.model)?;
@@ -26,8 +27,8 @@ pub(crate) fn encode(
     url.query_pairs_mut().append_pair("alt", "sse");
 
     let mut body = Map::new();
-    body.insert("contents".into(), Value::Array(contents(&req.messages)));
-    if let Some((text, _)) = system_prompt(req) {
+    body.insert("contents".into(), Value::Array(contents(conv.messages)));
+    if let Some((text, _)) = system_prompt(req, conv.messages) {
         body.insert(
             "systemInstruction".into(),
             json!({"parts": [{"text": text}]}),
@@ -64,7 +65,7 @@ pub(crate) fn encode(
     body.insert("generationConfig".into(), Value::Object(config));
     Ok(WireRequest {
         url,
-        body: Value::Object(body),
+        body: Body::Json(Value::Object(body)),
         headers: Vec::new(),
     })
 }

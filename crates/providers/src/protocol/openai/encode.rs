@@ -7,9 +7,13 @@ use url::Url;
 
 use crate::config::{OpenAiFlavor, OpenAiOptions};
 use crate::error::ProviderError;
+use crate::prompt_cache::Encoded;
 use crate::protocol::common::{system_prompt, tool_result_text};
-use crate::protocol::{WireRequest, join, path_safe_model};
+use crate::protocol::{Body, Conversation, WireRequest, join, path_safe_model};
 use crate::types::{GenerationRequest, reasoning_effort};
+
+/// The name of this encoding in a prompt cache.
+const PROTOCOL: &str = "openai-chat";
 
 /// Whether an OpenAI model is a reasoning model (takes `reasoning_effort`, no
 /// temperature, `developer` instead of `system`), by the same rule as the AI SDK.
@@ -19,25 +23,24 @@ pub(crate) fn is_reasoning_model(model: &str) -> bool {
         || (m.starts_with("gpt-5") && !m.starts_with("gpt-5-chat"))
 }
 
-/// Encodes a streaming chat completion request.
+/// Encodes a streaming chat completion request. With a prompt cache, only the messages
+/// after the cached prefix are encoded; the body is assembled around the prefix's bytes.
 pub(crate) fn encode(
     provider: ProviderName,
     opts: &OpenAiOptions,
     base: &Url,
     req: &GenerationRequest,
+    conv: Conversation<'_>,
 ) -> Result<WireRequest, ProviderError> {
     let s = &req.settings;
     let native = !matches!(opts.flavor, OpenAiFlavor::Compatible);
     let reasoning = native && is_reasoning_model(&s.model);
-    let mut body = Map::new();
-    body.insert("model".into(), json!(s.model));
-    let mut msgs = Vec::new();
-    if let Some((text, _)) = system_prompt(req) {
+    let system = system_prompt(req, conv.messages).map(|(text, _)| {
         let role = if reasoning { "developer" } else { "system" };
-        msgs.push(json!({"role": role, "content": text}));
-    }
-    msgs.extend(messages(&req.messages));
-    body.insert("messages".into(), Value::Array(msgs));
+        json!({"role": role, "content": text})
+    });
+    // Everything after `messages`, in the order the API documents.
+    let mut rest = Map::new();
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req
             .tools
@@ -50,7 +53,7 @@ pub(crate) fn encode(
                 json!({"type": "function", "function": f})
             })
             .collect();
-        body.insert("tools".into(), Value::Array(tools));
+        rest.insert("tools".into(), Value::Array(tools));
     }
     // OpenAI replaced `max_tokens` (which reasoning models reject); compatible servers
     // mostly know only the old name.
@@ -59,16 +62,24 @@ pub(crate) fn encode(
     } else {
         "max_tokens"
     };
-    body.insert(max_key.into(), json!(s.max_tokens));
+    rest.insert(max_key.into(), json!(s.max_tokens));
     if reasoning {
         if let Some(effort) = reasoning_effort(s.reasoning_budget) {
-            body.insert("reasoning_effort".into(), json!(effort));
+            rest.insert("reasoning_effort".into(), json!(effort));
         }
     } else if let Some(t) = s.temperature {
-        body.insert("temperature".into(), json!(t));
+        rest.insert("temperature".into(), json!(t));
     }
-    body.insert("stream".into(), json!(true));
-    body.insert("stream_options".into(), json!({"include_usage": true}));
+    rest.insert("stream".into(), json!(true));
+    rest.insert("stream_options".into(), json!({"include_usage": true}));
+    let failed = |e: serde_json::Error| ProviderError::InvalidRequest {
+        provider,
+        message: format!("cannot serialise the request: {e}"),
+    };
+    let mut local = Encoded::default();
+    let encoded = conv.encoded.unwrap_or(&mut local);
+    append_messages(encoded, conv.messages).map_err(failed)?;
+    let body = body_bytes(&s.model, system.as_ref(), &encoded.bytes, &rest).map_err(failed)?;
 
     let mut headers = Vec::new();
     if let Some(org) = &opts.organization {
@@ -101,9 +112,57 @@ pub(crate) fn encode(
     };
     Ok(WireRequest {
         url,
-        body: Value::Object(body),
+        body: Body::Bytes(body),
         headers,
     })
+}
+
+/// Brings `encoded` up to date with `messages`: encodes those after the prefix it holds
+/// (all of them when it holds another encoding or a conversation that no longer fits).
+fn append_messages(encoded: &mut Encoded, messages: &[Message]) -> Result<(), serde_json::Error> {
+    if encoded.protocol != PROTOCOL || encoded.count > messages.len() {
+        *encoded = Encoded {
+            protocol: PROTOCOL,
+            ..Encoded::default()
+        };
+    }
+    for value in self::messages(messages.get(encoded.count..).unwrap_or_default()) {
+        if !encoded.bytes.is_empty() {
+            encoded.bytes.push(b',');
+        }
+        serde_json::to_writer(&mut encoded.bytes, &value)?;
+    }
+    encoded.count = messages.len();
+    Ok(())
+}
+
+/// `{"model":..,"messages":[system?, ..messages],..rest}` as bytes.
+fn body_bytes(
+    model: &str,
+    system: Option<&Value>,
+    messages: &[u8],
+    rest: &Map<String, Value>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(messages.len() + 4096);
+    out.extend_from_slice(b"{\"model\":");
+    serde_json::to_writer(&mut out, model)?;
+    out.extend_from_slice(b",\"messages\":[");
+    if let Some(system) = system {
+        serde_json::to_writer(&mut out, system)?;
+        if !messages.is_empty() {
+            out.push(b',');
+        }
+    }
+    out.extend_from_slice(messages);
+    out.push(b']');
+    for (key, value) in rest {
+        out.push(b',');
+        serde_json::to_writer(&mut out, key)?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, value)?;
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 fn data_uri(mime: &str, data: &str) -> String {
@@ -225,6 +284,79 @@ fn user_content(parts: &[UserPart]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prompt_cache::PromptCache;
+    use crate::protocol::Body;
+    use crate::types::GenerationSettings;
+    use perstack_core::{TextPart, ToolCallPart, ToolResultPart};
+    use pretty_assertions::assert_eq;
+
+    fn conversation(steps: usize) -> Vec<Message> {
+        let mut out = vec![Message::instruction("Be brief."), Message::user_text("Go")];
+        for i in 0..steps {
+            out.push(Message::expert(vec![ExpertPart::ToolCall(ToolCallPart {
+                id: format!("p{i}"),
+                tool_call_id: format!("c{i}"),
+                tool_name: "echo".into(),
+                args: json!({"text": i}),
+            })]));
+            out.push(Message::tool(vec![ToolResultPart {
+                id: format!("r{i}"),
+                tool_call_id: format!("c{i}"),
+                tool_name: "echo".into(),
+                contents: vec![ToolResultContent::Text(TextPart::new(format!("echo {i}")))],
+                is_error: None,
+            }]));
+        }
+        out
+    }
+
+    fn body(req: &GenerationRequest, messages: &[Message], encoded: Option<&mut Encoded>) -> Value {
+        let opts = OpenAiOptions {
+            flavor: OpenAiFlavor::OpenAi,
+            organization: None,
+            project: None,
+        };
+        let base: Url = "http://127.0.0.1:1/v1".parse().unwrap();
+        let conv = Conversation { messages, encoded };
+        let wire = encode(ProviderName::OpenAi, &opts, &base, req, conv).unwrap();
+        let Body::Bytes(bytes) = wire.body else {
+            panic!("OpenAI bodies are bytes")
+        };
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cached_prefix_plus_the_new_messages_is_the_whole_body() {
+        let cache = PromptCache::new();
+        let mut settings = GenerationSettings::new("gpt-4o");
+        settings.prompt_cache = Some(cache.clone());
+        for steps in [0, 1, 4, 5] {
+            let all = conversation(steps);
+            let req = GenerationRequest {
+                system: None,
+                messages: cache.unseen(&all),
+                tools: Vec::new(),
+                settings: settings.clone(),
+            };
+            // What protocol::encode does with a cache: the cache learns the new messages.
+            let mut seen = cache.lock();
+            seen.messages.extend(req.messages.iter().cloned());
+            let crate::prompt_cache::Seen { messages, encoded } = &mut *seen;
+            let cached = body(&req, messages, Some(encoded));
+            drop(seen);
+            let whole = GenerationRequest {
+                messages: all.clone(),
+                settings: GenerationSettings::new("gpt-4o"),
+                ..req
+            };
+            assert_eq!(cached, body(&whole, &all, None), "after {steps} steps");
+            assert_eq!(cache.len(), all.len());
+        }
+        // A rewritten conversation starts the cache over.
+        let other = vec![Message::user_text("Something else")];
+        assert_eq!(cache.unseen(&other), other);
+        assert_eq!(cache.len(), 0);
+    }
 
     #[test]
     fn reasoning_models_are_recognised() {
