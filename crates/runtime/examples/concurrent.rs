@@ -40,8 +40,8 @@ struct Steps {
 }
 
 impl Steps {
-    fn record(&mut self, e: &Event) {
-        let Event::Run(run) = e else { return };
+    fn record(&mut self, e: &CompactEvent) {
+        let CompactEvent::Run(run) = e else { return };
         let now = Instant::now();
         match e.type_name() {
             "startGeneration" => {
@@ -118,16 +118,23 @@ instruction = "Read notes.md as often as asked, then call attemptCompletion."
         config.experts.clone(),
         HostOptions::new(&workspace).with_storage_outside_workspace(),
     ));
-    let storage = Arc::new(Storage::in_state_dir(&dir.path().join("state"), &workspace)?);
+    let storage = Arc::new(Storage::in_state_dir(
+        &dir.path().join("state"),
+        &workspace,
+    )?);
     let steps_seen = Arc::new(Mutex::new(Steps::default()));
     let seen = Arc::clone(&steps_seen);
-    let listener = move |e: &Event| {
-        seen.lock().unwrap_or_else(PoisonError::into_inner).record(e);
+    // The compact stream: a listener of Perstack's events would get the whole conversation
+    // with every checkpoint, a copy per event per execution.
+    let listener = move |e: &CompactEvent| {
+        seen.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(e);
     };
     let runtime = Arc::new(
         Runtime::new(Arc::new(provider), Arc::clone(&skills) as _)
             .with_storage(Arc::clone(&storage))
-            .with_listener(Arc::new(listener)),
+            .with_compact_listener(Arc::new(listener)),
     );
 
     let started = Instant::now();

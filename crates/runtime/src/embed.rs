@@ -9,8 +9,8 @@
 //! end. `crates/runtime/examples/embed.rs` does all of it.
 
 pub use crate::{
-    CollectingListener, EventListener, RunInput, RunOutcome, RunSetting, Runtime, RuntimeError,
-    SkillHostFactory, StopSignal,
+    CollectingListener, CompactEventListener, EventListener, RunInput, RunOutcome, RunSetting,
+    Runtime, RuntimeError, SkillHostFactory, StopSignal,
 };
 pub use perstack_checkpoint::Storage;
 pub use perstack_core::config::{
@@ -18,6 +18,6 @@ pub use perstack_core::config::{
     load_config, parse_config, validate,
 };
 pub use perstack_core::{Job, JobStatus, Usage};
-pub use perstack_events::Event;
+pub use perstack_events::{CompactEvent, Event, Rebuilder};
 pub use perstack_providers::{ClientOptions, HttpProvider, Provider, ProviderSpec, Secret};
 pub use perstack_skills::host::HostOptions;
