@@ -310,15 +310,21 @@ mod tests {
         out
     }
 
-    fn body(req: &GenerationRequest, messages: &[Message], encoded: Option<&mut Encoded>) -> Value {
-        let opts = OpenAiOptions {
-            flavor: OpenAiFlavor::OpenAi,
-            organization: None,
-            project: None,
+    /// The body `protocol::encode` builds for `req` (with its cache, if any).
+    fn body(req: &GenerationRequest) -> Value {
+        let spec = crate::config::ProviderSpec {
+            name: ProviderName::OpenAi,
+            base_url: "http://127.0.0.1:1/v1".parse().unwrap(),
+            api_key: None,
+            auth: crate::config::AuthStyle::Bearer,
+            headers: Vec::new(),
+            protocol: crate::config::Protocol::OpenAi(OpenAiOptions {
+                flavor: OpenAiFlavor::OpenAi,
+                organization: None,
+                project: None,
+            }),
         };
-        let base: Url = "http://127.0.0.1:1/v1".parse().unwrap();
-        let conv = Conversation { messages, encoded };
-        let wire = encode(ProviderName::OpenAi, &opts, &base, req, conv).unwrap();
+        let wire = crate::protocol::encode(&spec, req).unwrap();
         let Body::Bytes(bytes) = wire.body else {
             panic!("OpenAI bodies are bytes")
         };
@@ -330,27 +336,26 @@ mod tests {
         let cache = PromptCache::new();
         let mut settings = GenerationSettings::new("gpt-4o");
         settings.prompt_cache = Some(cache.clone());
+        let full = conversation(5);
+        let mut before = 0;
         for steps in [0, 1, 4, 5] {
-            let all = conversation(steps);
-            let req = GenerationRequest {
+            let all = full[..2 + 2 * steps].to_vec();
+            let cached = GenerationRequest {
                 system: None,
                 messages: cache.unseen(&all),
                 tools: Vec::new(),
                 settings: settings.clone(),
             };
-            // What protocol::encode does with a cache: the cache learns the new messages.
-            let mut seen = cache.lock();
-            seen.messages.extend(req.messages.iter().cloned());
-            let crate::prompt_cache::Seen { messages, encoded } = &mut *seen;
-            let cached = body(&req, messages, Some(encoded));
-            drop(seen);
             let whole = GenerationRequest {
                 messages: all.clone(),
                 settings: GenerationSettings::new("gpt-4o"),
-                ..req
+                ..cached.clone()
             };
-            assert_eq!(cached, body(&whole, &all, None), "after {steps} steps");
+            // Only what is new travels; the rest comes from the cache.
+            assert_eq!(cached.messages.len(), all.len() - before);
+            assert_eq!(body(&cached), body(&whole), "after {steps} steps");
             assert_eq!(cache.len(), all.len());
+            before = all.len();
         }
         // A rewritten conversation starts the cache over.
         let other = vec![Message::user_text("Something else")];
