@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod egress;
+pub mod elicitation;
 pub mod env_file;
 mod error;
 pub mod expert_key;

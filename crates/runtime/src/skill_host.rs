@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use perstack_core::config::ExpertConfig;
+use perstack_core::elicitation::{AnsweredElicitation, ElicitationReply, ElicitationRequest};
 use perstack_core::{ToolCall, ToolResult};
 use perstack_events::RuntimeEventPayload;
-use perstack_skills::host::{CallOutcome, HostOptions, SkillHost, ToolKind as HostToolKind};
+use perstack_skills::host::{
+    CallOutcome, ElicitationAnswer, HostOptions, KnownAnswer, SkillHost, ToolKind as HostToolKind,
+};
 use perstack_skills::lockfile::Lockfile;
 use tokio::sync::{Mutex, RwLock};
 
@@ -142,6 +145,14 @@ impl ToolHost for SkillTools {
     }
 
     fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome> {
+        self.call_answering(call, Vec::new())
+    }
+
+    fn call_answering(
+        &self,
+        call: ToolCall,
+        answered: Vec<AnsweredElicitation>,
+    ) -> BoxFuture<'_, ToolOutcome> {
         Box::pin(async move {
             let guard = self.host.read().await;
             let Some(host) = guard.as_ref() else {
@@ -157,8 +168,9 @@ impl ToolHost for SkillTools {
                     is_error: Some(true),
                 });
             };
+            let known = answered.into_iter().map(known_answer).collect();
             match host
-                .call(&call.id, &call.tool_name, call.args.clone())
+                .call_answering(&call.id, &call.tool_name, call.args.clone(), known)
                 .await
             {
                 CallOutcome::Result(out) => ToolOutcome::Result(out.result),
@@ -167,8 +179,31 @@ impl ToolHost for SkillTools {
                     expert_key: d.expert_key,
                     query: d.query,
                 },
+                CallOutcome::Elicitation(params) => ToolOutcome::Elicitation(ElicitationRequest {
+                    message: params
+                        .get("message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    requested_schema: params
+                        .get("requestedSchema")
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null),
+                }),
             }
         })
+    }
+}
+
+fn known_answer(a: AnsweredElicitation) -> KnownAnswer {
+    KnownAnswer {
+        message: a.request.message,
+        requested_schema: a.request.requested_schema,
+        answer: match a.answer {
+            ElicitationReply::Accept { content } => ElicitationAnswer::Accept(content),
+            ElicitationReply::Decline => ElicitationAnswer::Decline,
+            ElicitationReply::Cancel => ElicitationAnswer::Cancel,
+        },
     }
 }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use perstack_core::elicitation::{AnsweredElicitation, ElicitationRequest};
 use perstack_core::{ToolCall, ToolDefinition, ToolResult};
 
 use crate::host_events::HostEvents;
@@ -50,6 +51,9 @@ pub enum ToolOutcome {
         /// The query for it.
         query: String,
     },
+    /// The server asked the user during the call; the call was abandoned (ours). The run
+    /// stops for the application, and the call runs again with the answer.
+    Elicitation(ElicitationRequest),
 }
 
 /// A failure of the host itself (not of a tool call): the run cannot go on.
@@ -78,6 +82,15 @@ pub trait ToolHost: Send + Sync + fmt::Debug {
     fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolEntry>, ToolHostError>>;
     /// Runs one call.
     fn call(&self, call: ToolCall) -> BoxFuture<'_, ToolOutcome>;
+    /// Runs one call again, giving the server the answers the application gave to the
+    /// call's elicitations. Hosts whose tools never elicit need not override it.
+    fn call_answering(
+        &self,
+        call: ToolCall,
+        _answered: Vec<AnsweredElicitation>,
+    ) -> BoxFuture<'_, ToolOutcome> {
+        self.call(call)
+    }
 }
 
 /// The host of an Expert whose skills did not start: no tools. The run stops with

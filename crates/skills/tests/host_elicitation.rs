@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use perstack_skills::host::{
-    CallOutcome, ElicitationAnswer, ElicitationHandler, HostOptions, SkillHost,
+    CallOutcome, ElicitationAnswer, ElicitationHandler, HostOptions, KnownAnswer, SkillHost,
 };
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -101,4 +101,79 @@ async fn without_a_handler_no_elicitation_capability_is_declared() {
         ask(options(&ws)).await,
         "the client declared no elicitation"
     );
+}
+
+/// The `ask` tool's request, as the application gets it back.
+fn ask_request() -> (String, Value) {
+    let schema = json!({
+        "type": "object",
+        "properties": {"name": {"type": "string", "default": "Ada"}, "age": {"type": "integer"}}
+    });
+    ("Who are you?".to_string(), schema)
+}
+
+#[tokio::test]
+async fn in_stop_mode_an_elicitation_stops_the_call_and_a_known_answer_runs_it() {
+    let ws = workspace();
+    let mut opts = options(&ws);
+    opts.elicitation_stops = true;
+    let (sink, _events) = events();
+    let expert = expert_with(vec![("test", test_server_skill(&[]))]);
+    let host = SkillHost::start(&expert, &no_experts(), opts, sink)
+        .await
+        .unwrap();
+    let CallOutcome::Elicitation(request) = host.call("1", "ask", args(json!({}))).await else {
+        panic!("ask elicits: the call stops");
+    };
+    let (message, schema) = ask_request();
+    assert_eq!(request["message"], json!(message));
+    assert_eq!(request["requestedSchema"], schema);
+    // The session still serves calls after the abandoned one.
+    let known = |answer| {
+        vec![KnownAnswer {
+            message: message.clone(),
+            requested_schema: schema.clone(),
+            answer,
+        }]
+    };
+    let given = json!({"age": 41}).as_object().cloned().unwrap();
+    let outcome = host
+        .call_answering(
+            "2",
+            "ask",
+            args(json!({})),
+            known(ElicitationAnswer::Accept(given)),
+        )
+        .await;
+    let out = outcome.into_output().expect("answered: the tool ran");
+    let answer: Value = serde_json::from_str(&texts(&out.result).join("\n")).unwrap();
+    assert_eq!(
+        answer,
+        json!({"action": "accept", "content": {"age": 41, "name": "Ada"}})
+    );
+    let out = host
+        .call_answering(
+            "3",
+            "ask",
+            args(json!({})),
+            known(ElicitationAnswer::Decline),
+        )
+        .await
+        .into_output()
+        .expect("answered: the tool ran");
+    assert_eq!(texts(&out.result).join("\n"), r#"{"action":"decline"}"#);
+    // An answer to another question does not answer this one: the call stops again.
+    let other = vec![KnownAnswer {
+        message: "Where are you?".into(),
+        requested_schema: schema.clone(),
+        answer: ElicitationAnswer::Decline,
+    }];
+    let outcome = host
+        .call_answering("4", "ask", args(json!({})), other)
+        .await;
+    assert!(
+        matches!(outcome, CallOutcome::Elicitation(_)),
+        "{outcome:?}"
+    );
+    host.shutdown().await;
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use perstack_core::elicitation::ElicitationState;
 use perstack_core::{DelegationTarget, ExpertRef, Message, ToolCall, ToolResult};
 use perstack_events::RunEventPayload;
 use serde_json::Value;
@@ -77,12 +78,16 @@ pub(super) async fn calling_tool(m: &mut Machine) -> Transition {
     }
     results.append(&mut c.rejected);
     let stop = m.stop.clone();
+    // Answers to a call's elicitations stay in the checkpoint until the call ran again.
+    let answered = ElicitationState::of(&m.checkpoint);
     let outcomes = tokio::select! {
         biased;
         // Calls in flight are abandoned (their futures dropped) and run again on resume.
         name = stop.wait() => return stop_by_signal(m, name, before.0, before.1),
-        outcomes = run_mcp(&m.host, &c.mcp) => outcomes,
+        outcomes = run_mcp(&m.host, &c.mcp, answered.as_ref()) => outcomes,
     };
+    ElicitationState::take(&mut m.checkpoint);
+    let mut elicited: Option<ElicitationState> = None;
     let mut completion: Option<ToolResult> = None;
     let mcp = std::mem::take(&mut c.mcp);
     for (call, outcome) in mcp.iter().zip(outcomes) {
@@ -97,7 +102,28 @@ pub(super) async fn calling_tool(m: &mut Machine) -> Transition {
             ToolOutcome::Delegate { expert_key, query } => {
                 classify_delegate(m, &mut c, call.clone(), expert_key, Some(query));
             }
+            // The first question goes to the application, its call first among the
+            // pending ones; other asking calls run again on resume (and ask again).
+            ToolOutcome::Elicitation(request) if elicited.is_none() => {
+                let earlier = answered
+                    .as_ref()
+                    .filter(|a| a.tool_call_id == call.id)
+                    .map(|a| a.answered.clone())
+                    .unwrap_or_default();
+                elicited = Some(ElicitationState {
+                    tool_call_id: call.id.clone(),
+                    skill_name: call.skill_name.clone(),
+                    tool_name: call.tool_name.clone(),
+                    pending: Some(request),
+                    answered: earlier,
+                });
+                c.interactive.insert(0, call.clone());
+            }
+            ToolOutcome::Elicitation(_) => c.interactive.push(call.clone()),
         }
+    }
+    if let Some(state) = &elicited {
+        state.store(&mut m.checkpoint);
     }
     results.append(&mut c.rejected);
 
@@ -198,11 +224,23 @@ fn classify_delegate(
 }
 
 /// Runs MCP calls concurrently; outcomes in call order.
-async fn run_mcp(host: &Arc<dyn ToolHost>, calls: &[ToolCall]) -> Vec<ToolOutcome> {
+async fn run_mcp(
+    host: &Arc<dyn ToolHost>,
+    calls: &[ToolCall],
+    answered: Option<&ElicitationState>,
+) -> Vec<ToolOutcome> {
     futures::future::join_all(calls.iter().map(|call| {
         let host = Arc::clone(host);
         let call = call.clone();
-        async move { host.call(call).await }
+        let answers = answered
+            .filter(|a| a.tool_call_id == call.id)
+            .map(|a| a.answered.clone());
+        async move {
+            match answers {
+                Some(answers) => host.call_answering(call, answers).await,
+                None => host.call(call).await,
+            }
+        }
     }))
     .await
 }

@@ -1,5 +1,6 @@
 //! `Init`: the messages a run starts with, depending on the checkpoint it starts from.
 
+use perstack_core::elicitation::{AnsweredElicitation, ElicitationReply, ElicitationState};
 use perstack_core::{CheckpointStatus, Message, MessagePart, TextPart, ToolResult};
 use perstack_events::RunEventPayload;
 
@@ -45,38 +46,22 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
                 ))
             })?;
             let cp = &mut m.checkpoint;
-            let pending = cp.pending_tool_calls.take().unwrap_or_default();
-            let delegated = cp
-                .delegate_to
-                .iter()
-                .flatten()
-                .any(|d| d.tool_call_id == answer.tool_call_id);
-            if !delegated && !pending.iter().any(|c| c.id == answer.tool_call_id) {
-                return Err(RuntimeError::InvalidInput(format!(
-                    "tool call {} is not pending in this checkpoint",
-                    answer.tool_call_id
-                )));
-            }
-            let remaining: Vec<_> = pending
-                .into_iter()
-                .filter(|c| c.id != answer.tool_call_id)
-                .collect();
-            cp.pending_tool_calls = (!remaining.is_empty()).then_some(remaining);
-            if let Some(targets) = &mut cp.delegate_to {
-                targets.retain(|d| d.tool_call_id != answer.tool_call_id);
-            }
-            if cp.delegate_to.as_ref().is_some_and(Vec::is_empty) {
-                cp.delegate_to = None;
-            }
-            cp.partial_tool_results
-                .get_or_insert_with(Vec::new)
-                .push(ToolResult {
-                    id: answer.tool_call_id.clone(),
-                    skill_name: answer.skill_name.clone(),
-                    tool_name: answer.tool_name.clone(),
-                    result: vec![MessagePart::Text(TextPart::new(answer.text.clone()))],
-                    is_error: answer.is_error,
+            if let Some(mut state) = ElicitationState::of(cp)
+                .filter(|s| s.tool_call_id == answer.tool_call_id && s.pending.is_some())
+                && let Some(request) = state.pending.take()
+            {
+                // An answer to a skill's question: the call runs again and the server
+                // gets it; the tool's own result goes to the model.
+                let reply =
+                    ElicitationReply::parse(&answer.text).map_err(RuntimeError::InvalidInput)?;
+                state.answered.push(AnsweredElicitation {
+                    request,
+                    answer: reply,
                 });
+                state.store(cp);
+            } else {
+                answer_pending_call(cp, answer)?;
+            }
             Vec::new()
         }
         CheckpointStatus::StoppedByApproval => {
@@ -117,4 +102,45 @@ pub(super) fn init(m: &mut Machine) -> Result<Transition, RuntimeError> {
         input_messages,
     };
     Ok((payload, State::PreparingForStep))
+}
+
+/// Takes the answered call out of the pending ones (or the delegates waited for) and files
+/// the answer as its result.
+fn answer_pending_call(
+    cp: &mut perstack_core::Checkpoint,
+    answer: &crate::setting::InteractiveToolCallResult,
+) -> Result<(), RuntimeError> {
+    let pending = cp.pending_tool_calls.take().unwrap_or_default();
+    let delegated = cp
+        .delegate_to
+        .iter()
+        .flatten()
+        .any(|d| d.tool_call_id == answer.tool_call_id);
+    if !delegated && !pending.iter().any(|c| c.id == answer.tool_call_id) {
+        return Err(RuntimeError::InvalidInput(format!(
+            "tool call {} is not pending in this checkpoint",
+            answer.tool_call_id
+        )));
+    }
+    let remaining: Vec<_> = pending
+        .into_iter()
+        .filter(|c| c.id != answer.tool_call_id)
+        .collect();
+    cp.pending_tool_calls = (!remaining.is_empty()).then_some(remaining);
+    if let Some(targets) = &mut cp.delegate_to {
+        targets.retain(|d| d.tool_call_id != answer.tool_call_id);
+    }
+    if cp.delegate_to.as_ref().is_some_and(Vec::is_empty) {
+        cp.delegate_to = None;
+    }
+    cp.partial_tool_results
+        .get_or_insert_with(Vec::new)
+        .push(ToolResult {
+            id: answer.tool_call_id.clone(),
+            skill_name: answer.skill_name.clone(),
+            tool_name: answer.tool_name.clone(),
+            result: vec![MessagePart::Text(TextPart::new(answer.text.clone()))],
+            is_error: answer.is_error,
+        });
+    Ok(())
 }

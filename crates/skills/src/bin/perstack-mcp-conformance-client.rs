@@ -194,7 +194,9 @@ async fn run(url: &str, scenario: &str, context: &Value) -> Result<(), String> {
                     failed.get_or_insert(format!("tool {} answered with an error", tool.name));
                 }
             }
-            CallOutcome::Interactive(_) | CallOutcome::Delegate(_) => {}
+            CallOutcome::Interactive(_)
+            | CallOutcome::Delegate(_)
+            | CallOutcome::Elicitation(_) => {}
         }
     }
     host.shutdown().await;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::SkillHost;
 use super::catalogue::ToolKind;
 use super::client::CallFailure;
+use super::elicitation::KnownAnswer;
 use super::start::Backend;
 
 /// How much later than the operator's limit the host gives up on the built-in base skill,
@@ -43,6 +44,10 @@ pub enum CallOutcome {
     Interactive(ToolCall),
     /// A delegate: run the delegate Expert with the query.
     Delegate(DelegateCall),
+    /// The server asked the user during the call (`HostOptions::elicitation_stops`): the
+    /// call was cancelled; these are the `elicitation/create` params (`message`,
+    /// `requestedSchema`). Call again with the answer to run it for real.
+    Elicitation(Value),
 }
 
 impl CallOutcome {
@@ -50,7 +55,9 @@ impl CallOutcome {
     pub fn into_output(self) -> Option<ToolOutput> {
         match self {
             CallOutcome::Result(o) => Some(o),
-            CallOutcome::Interactive(_) | CallOutcome::Delegate(_) => None,
+            CallOutcome::Interactive(_)
+            | CallOutcome::Delegate(_)
+            | CallOutcome::Elicitation(_) => None,
         }
     }
 }
@@ -76,6 +83,19 @@ impl SkillHost {
         tool_call_id: &str,
         tool_name: &str,
         args: Map<String, Value>,
+    ) -> CallOutcome {
+        self.call_answering(tool_call_id, tool_name, args, Vec::new())
+            .await
+    }
+
+    /// [`SkillHost::call`], with the answers the application gave to the call's
+    /// elicitations: a server asking one of them is answered at once.
+    pub async fn call_answering(
+        &self,
+        tool_call_id: &str,
+        tool_name: &str,
+        args: Map<String, Value>,
+        known: Vec<KnownAnswer>,
     ) -> CallOutcome {
         let Some(entry) = self.catalogue.get(tool_name) else {
             let known: Vec<&str> = self
@@ -115,11 +135,11 @@ impl SkillHost {
                     format!("Error calling tool {tool_name}: \"query\" (a string) is required"),
                 )),
             },
-            ToolKind::Mcp => CallOutcome::Result(self.call_mcp(call).await),
+            ToolKind::Mcp => self.call_mcp(call, known).await,
         }
     }
 
-    async fn call_mcp(&self, call: ToolCall) -> ToolOutput {
+    async fn call_mcp(&self, call: ToolCall, known: Vec<KnownAnswer>) -> CallOutcome {
         let ready = self.skills.iter().find(|s| s.name == call.skill_name);
         let skill = match ready {
             Some(s) => s,
@@ -128,23 +148,23 @@ impl SkillHost {
                 Some(p) => match p.wait().await {
                     Ok(started) => &started.skill,
                     Err(e) => {
-                        return error_output(
+                        return CallOutcome::Result(error_output(
                             &call.id,
                             &call.skill_name,
                             &call.tool_name,
                             CallFailure::Disconnected(e.to_string())
                                 .message(&call.skill_name, &call.tool_name),
-                        );
+                        ));
                     }
                 },
                 None => {
-                    return error_output(
+                    return CallOutcome::Result(error_output(
                         &call.id,
                         &call.skill_name,
                         &call.tool_name,
                         CallFailure::Disconnected("not started".into())
                             .message(&call.skill_name, &call.tool_name),
-                    );
+                    ));
                 }
             },
         };
@@ -157,13 +177,19 @@ impl SkillHost {
         };
         let answer = skill
             .session
-            .call(&call.tool_name, call.args.clone(), deadline)
+            .call(&call.tool_name, call.args.clone(), deadline, known)
             .await
             .map_err(|failure| match failure {
                 CallFailure::Timeout(_) => CallFailure::Timeout(limit),
-                other @ (CallFailure::Rpc(_) | CallFailure::Disconnected(_)) => other,
+                other @ (CallFailure::Rpc(_)
+                | CallFailure::Disconnected(_)
+                | CallFailure::Elicitation(_)) => other,
             });
-        match answer {
+        CallOutcome::Result(match answer {
+            Err(CallFailure::Elicitation(request)) => {
+                tracing::info!(skill = %call.skill_name, tool = %call.tool_name, "the skill asked the user: the call stops for the application");
+                return CallOutcome::Elicitation(request);
+            }
             Ok(result) => {
                 let (parts, is_error) = tool_result_parts(&call.tool_name, &call.args, &result);
                 ToolOutput {
@@ -182,6 +208,6 @@ impl SkillHost {
                 let message = failure.message(&call.skill_name, &call.tool_name);
                 error_output(&call.id, &call.skill_name, &call.tool_name, message)
             }
-        }
+        })
     }
 }

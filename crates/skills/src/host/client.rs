@@ -18,7 +18,9 @@ use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::elicitation::{ElicitationAnswer, ElicitationHandler, with_defaults};
+use super::elicitation::{
+    ElicitationAnswer, ElicitationHandler, ElicitationStops, KnownAnswer, with_defaults,
+};
 
 /// Our identity in the MCP handshake, and the answers to a server's requests.
 #[derive(Clone, Default)]
@@ -27,6 +29,8 @@ pub(crate) struct HostClient {
     pub skill: String,
     /// Who answers elicitation requests (none: the capability is not declared).
     pub elicitation: Option<Arc<dyn ElicitationHandler>>,
+    /// With no handler: elicitations stop the tool call for the application.
+    pub stops: Option<Arc<ElicitationStops>>,
 }
 
 impl std::fmt::Debug for HostClient {
@@ -34,6 +38,7 @@ impl std::fmt::Debug for HostClient {
         f.debug_struct("HostClient")
             .field("skill", &self.skill)
             .field("elicitation", &self.elicitation.is_some())
+            .field("stops", &self.stops.is_some())
             .finish()
     }
 }
@@ -41,7 +46,7 @@ impl std::fmt::Debug for HostClient {
 impl ClientHandler for HostClient {
     fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
-        if self.elicitation.is_some() {
+        if self.elicitation.is_some() || self.stops.is_some() {
             capabilities.elicitation =
                 Some(ElicitationCapability::new().with_form(FormElicitationCapability::new()));
         }
@@ -59,16 +64,18 @@ impl ClientHandler for HostClient {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        let Some(handler) = &self.elicitation else {
-            return Ok(ElicitResult::new(ElicitationAction::Decline));
-        };
         let params = serde_json::to_value(&request)
             .map_err(|e| ErrorData::internal_error(format!("unreadable elicitation: {e}"), None))?;
         let schema = params
             .get("requestedSchema")
             .cloned()
             .unwrap_or(Value::Null);
-        Ok(match handler.elicit(&self.skill, params).await {
+        let answer = match (&self.elicitation, &self.stops) {
+            (Some(handler), _) => handler.elicit(&self.skill, params),
+            (None, Some(stops)) => stops.elicit(&self.skill, params),
+            (None, None) => return Ok(ElicitResult::new(ElicitationAction::Decline)),
+        };
+        Ok(match answer.await {
             ElicitationAnswer::Accept(content) => ElicitResult::new(ElicitationAction::Accept)
                 .with_content(Value::Object(with_defaults(content, &schema))),
             ElicitationAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
@@ -86,6 +93,9 @@ pub(crate) enum CallFailure {
     Rpc(String),
     /// The server is gone (process exited, connection closed).
     Disconnected(String),
+    /// The server asked the user (these `elicitation/create` params): the call was
+    /// cancelled so the application can answer.
+    Elicitation(Value),
 }
 
 impl CallFailure {
@@ -100,6 +110,9 @@ impl CallFailure {
             CallFailure::Disconnected(m) => {
                 format!("Error calling tool {tool}: skill \"{skill}\" is not running ({m})")
             }
+            CallFailure::Elicitation(_) => format!(
+                "Error calling tool {tool}: skill \"{skill}\" asked the user, and no one can answer here"
+            ),
         }
     }
 }
@@ -110,6 +123,8 @@ pub(crate) struct Session {
     service: RunningService<RoleClient, HostClient>,
     /// Turns `true` when the server process is known to be gone.
     gone: watch::Receiver<bool>,
+    /// Set when elicitations stop the call.
+    stops: Option<Arc<ElicitationStops>>,
 }
 
 impl Session {
@@ -123,11 +138,16 @@ impl Session {
         T: IntoTransport<RoleClient, E, A>,
         E: std::error::Error + Send + Sync + 'static,
     {
+        let stops = client.stops.clone();
         let service = client
             .serve(transport)
             .await
             .map_err(|e| format!("MCP handshake failed: {}", handshake_error(&e)))?;
-        Ok(Session { service, gone })
+        Ok(Session {
+            service,
+            gone,
+            stops,
+        })
     }
 
     /// The server's self-reported name and version.
@@ -153,12 +173,14 @@ impl Session {
             .collect()
     }
 
-    /// Calls `tool`; the `CallToolResult` as JSON.
+    /// Calls `tool`; the `CallToolResult` as JSON. On a session that stops for
+    /// elicitations, `known` answers the call's elicitations the application answered.
     pub async fn call(
         &self,
         tool: &str,
         args: Map<String, Value>,
         timeout: Duration,
+        known: Vec<KnownAnswer>,
     ) -> Result<Value, CallFailure> {
         let mut gone = self.gone.clone();
         if *gone.borrow() || self.service.is_transport_closed() {
@@ -168,7 +190,19 @@ impl Session {
         }
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
         let request = self.service.call_tool(params);
+        let mut scope = self.stops.as_ref().map(|s| s.register(known));
+        let stopped = async {
+            match scope.as_mut().map(|s| &mut s.stopped) {
+                Some(stopped) => match stopped.await {
+                    Ok(request) => request,
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
+        // Dropping the `tools/call` future sends `notifications/cancelled`.
         tokio::select! {
+            request = stopped => Err(CallFailure::Elicitation(request)),
             answer = tokio::time::timeout(timeout, request) => match answer {
                 Err(_) => Err(CallFailure::Timeout(timeout)),
                 Ok(Err(e)) => Err(classify(e)),

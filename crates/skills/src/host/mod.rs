@@ -40,7 +40,7 @@ use perstack_core::config::ExpertConfig;
 pub use call::{CallOutcome, DelegateCall, ToolOutput};
 pub use catalogue::{Catalogue, CatalogueEntry, ToolKind};
 pub use convert::without_nulls;
-pub use elicitation::{ElicitationAnswer, ElicitationHandler, with_defaults};
+pub use elicitation::{ElicitationAnswer, ElicitationHandler, KnownAnswer, with_defaults};
 pub use events::{ChannelSink, NoEvents, SkillEventSink};
 pub use groups::kill_all_skill_processes;
 pub use oauth::{AuthorizationAgent, MAX_AUTHORIZATIONS, OAuthSettings};

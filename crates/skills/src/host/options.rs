@@ -58,6 +58,10 @@ pub struct HostOptions {
     pub egress: Option<Egress>,
     /// Answers skills' elicitation requests; none: the host declares no elicitation.
     pub elicitation: Option<Arc<dyn ElicitationHandler>>,
+    /// With no `elicitation` handler: declare elicitation anyway and stop the tool call
+    /// when a server asks ([`crate::host::CallOutcome::Elicitation`]), for a headless
+    /// runtime that puts the question to the application and calls the tool again.
+    pub elicitation_stops: bool,
     /// The user's step of OAuth's authorization-code grant, for remote skills whose
     /// `oauth.grant` is `authorizationCode` (none: such skills fail to start).
     pub authorization_agent: Option<Arc<dyn AuthorizationAgent>>,
@@ -78,6 +82,7 @@ impl std::fmt::Debug for HostOptions {
             .field("interactive_skills", &self.interactive_skills)
             .field("egress", &self.egress)
             .field("elicitation", &self.elicitation.is_some())
+            .field("elicitation_stops", &self.elicitation_stops)
             .field("authorization_agent", &self.authorization_agent.is_some())
             .finish_non_exhaustive()
     }
@@ -101,6 +106,7 @@ impl HostOptions {
             interactive_skills: true,
             egress: None,
             elicitation: None,
+            elicitation_stops: false,
             authorization_agent: None,
         }
     }

@@ -285,6 +285,7 @@ where
         let client = HostClient {
             skill: name.to_string(),
             elicitation: options.elicitation.clone(),
+            stops: (options.elicitation.is_none() && options.elicitation_stops).then(Arc::default),
         };
         let session = Session::connect(client, transport, gone)
             .await
