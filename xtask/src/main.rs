@@ -45,26 +45,7 @@ enum Task {
     /// Run the benchmarks and print every figure the project claims (docs/performance.md):
     /// micro benches, perstack side by side with agentao and codex, cost per step against run
     /// length (with an SVG chart), many executions in one process.
-    Bench {
-        /// Run only these parts (comma-separated; default all).
-        #[arg(long, value_enum, value_delimiter = ',')]
-        only: Vec<bench::Part>,
-        /// Interleaved runs per client side by side.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// Tool steps per side-by-side run.
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        /// Step counts of the scaling table (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
-        scaling: Vec<usize>,
-        /// Executions at once in one process.
-        #[arg(long, default_value_t = 1000)]
-        executions: usize,
-        /// Use target/release/perstack (and the example) as built.
-        #[arg(long)]
-        no_build: bool,
-    },
+    Bench(bench::Options),
     /// Run the demo Expert end to end, offline, against the scripted LLM server.
     Demo {
         /// Use the binary (or with --container, the image) as it is (CI: what earlier
@@ -122,24 +103,7 @@ fn main() -> Result<()> {
             cargo_args,
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
-        Task::Bench {
-            only,
-            runs,
-            steps,
-            scaling,
-            executions,
-            no_build,
-        } => bench::run(
-            &root,
-            &bench::Options {
-                only,
-                runs,
-                steps,
-                scaling,
-                executions,
-                no_build,
-            },
-        ),
+        Task::Bench(options) => bench::run(&root, &options),
         Task::Demo {
             no_build,
             container: false,

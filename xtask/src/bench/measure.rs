@@ -90,6 +90,29 @@ pub fn run_client(
     })
 }
 
+/// `perstack run` of the bench's Expert (`reader` and the query are the caller's to add): a
+/// clean environment (PATH, HOME, a key that is no secret), the OpenAI provider with model
+/// `bench-model`, `config`, and workspace `ws`, which is also the working folder.
+pub fn perstack_run(program: &Path, config: &Path, ws: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("OPENAI_API_KEY", "sk-bench-not-a-secret")
+        .current_dir(ws)
+        .args(["run", "--config"])
+        .arg(config)
+        .args([
+            "--provider",
+            "openai",
+            "--model",
+            "bench-model",
+            "--workspace",
+        ])
+        .arg(ws);
+    cmd
+}
+
 /// Runs `cmd` with stdout to `stdout_path` (stderr shown); its exit code and peak memory.
 pub fn run_plain(mut cmd: Command, stdout_path: &Path) -> Result<(i32, u64)> {
     let child = cmd

@@ -33,20 +33,26 @@ pub enum Part {
     Concurrent,
 }
 
-/// What to run and how often.
-#[derive(Debug, Clone)]
+/// What to run and how often (`cargo xtask bench` flags).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// Parts to run (all when empty).
+    /// Run only these parts (comma-separated; default all).
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Part>,
-    /// Interleaved runs per peer.
+    /// Interleaved runs per client side by side.
+    #[arg(long, default_value_t = 5)]
     pub runs: usize,
     /// Tool steps per side-by-side run.
+    #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// Step counts of the scaling table.
+    /// Step counts of the scaling table (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
     pub scaling: Vec<usize>,
-    /// Executions at once.
+    /// Executions at once in one process.
+    #[arg(long, default_value_t = 1000)]
     pub executions: usize,
     /// Use the release binary (and example) as built.
+    #[arg(long)]
     pub no_build: bool,
 }
 

@@ -130,22 +130,7 @@ fn fresh(scratch: &Path, name: &str) -> Result<Dirs> {
 }
 
 fn command(program: &Path, d: &Dirs, steps: usize, events: Events) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &d.dir)
-        .env("OPENAI_API_KEY", "sk-bench-not-a-secret")
-        .current_dir(&d.ws);
-    cmd.args(["run", "--config"])
-        .arg(&d.config)
-        .args([
-            "--provider",
-            "openai",
-            "--model",
-            "bench-model",
-            "--workspace",
-        ])
-        .arg(&d.ws);
+    let mut cmd = super::measure::perstack_run(program, &d.config, &d.ws, &d.dir);
     if events == Events::Compact {
         cmd.args(["--events", "compact"]);
     }

@@ -117,18 +117,8 @@ fn once(setup: &Setup, peer: Peer, steps: usize, dir: &Path) -> Result<Sample> {
         Peer::Perstack => {
             let config = dir.join("perstack.toml");
             std::fs::write(&config, perstack_config())?;
-            cmd = clean(&setup.perstack);
-            cmd.args(["run", "--config"])
-                .arg(&config)
-                .args([
-                    "--provider",
-                    "openai",
-                    "--model",
-                    "bench-model",
-                    "--workspace",
-                ])
-                .arg(&ws)
-                .args(["reader", &query]);
+            cmd = super::measure::perstack_run(&setup.perstack, &config, &ws, &home);
+            cmd.args(["reader", &query]);
             (
                 |i| Turn::call("readTextFile", json!({"path": format!("n{i}.md")})),
                 vec![
