@@ -7,9 +7,11 @@ pub mod llmock;
 pub mod process;
 mod responses_api;
 pub mod scripted_llm;
+pub mod workspace_bin;
 
 pub use llmock::{Api, Llmock, pypi_tool};
 pub use process::{Finished, PATIENCE, Watched, event_types};
 /// Signals for [`Watched::signal`].
 pub use rustix::process::Signal;
 pub use scripted_llm::{Options as ScriptOptions, ScriptedCall, ScriptedLlm, Timing, Turn};
+pub use workspace_bin::{mcp_test_server, workspace_bin};

@@ -187,6 +187,8 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     );
     host_options.redactor = Arc::clone(&redactor);
     host_options.base.passed_env = passed;
+    // Headless: a skill asking the user stops the run; `-i` answers on resume.
+    host_options.elicitation_stops = true;
     if let Some(secs) = opts.max_tool_time.or(config.max_tool_call_seconds) {
         host_options = host_options.with_max_tool_time(Duration::from_secs(secs));
     }
@@ -340,6 +342,11 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         .as_ref()
         .and_then(|p| p.first())
         .ok_or("-i: the checkpoint has no pending tool call")?;
+    if perstack_core::elicitation::ElicitationState::of(cp)
+        .is_some_and(|s| s.tool_call_id == call.id && s.pending.is_some())
+    {
+        perstack_core::elicitation::ElicitationReply::parse(raw).map_err(|e| format!("-i: {e}"))?;
+    }
     Ok(RunInput::tool_result(InteractiveToolCallResult {
         tool_call_id: call.id.clone(),
         tool_name: call.tool_name.clone(),

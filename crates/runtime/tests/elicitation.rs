@@ -1,0 +1,131 @@
+//! A skill asking the user during a tool call (MCP elicitation) in a headless run: the run
+//! stops for the application like an interactive tool (`stoppedByInteractiveTool`, exit 3,
+//! the question in `checkpoint.metadata.elicitation`); resuming with the answer runs the
+//! call again, the server gets the answer at once and the tool's result goes to the model.
+//! The server is our rmcp test server, whose `ask` tool asks for a name (default "Ada") and
+//! an age and returns the answer it got.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use perstack_core::CheckpointStatus;
+use perstack_core::config::PerstackConfig;
+use perstack_runtime::{InteractiveToolCallResult, RunInput, RunOutcome, SkillHostFactory};
+use perstack_skills::host::HostOptions;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use support::Harness;
+use support::script::{call, say};
+
+async fn harness(answer_reply: &str) -> Harness {
+    let mut h = Harness::new(vec![call("c1", "ask", json!({})), say(answer_reply)]).await;
+    let server = perstack_testkit::mcp_test_server();
+    let config = format!(
+        r#"
+[experts.main]
+instruction = "Ask the user."
+
+[experts.main.skills.test]
+type = "mcpStdioSkill"
+command = "{}"
+pick = ["ask"]
+"#,
+        server.display()
+    );
+    h.config = toml::from_str::<PerstackConfig>(&config).unwrap();
+    let env: BTreeMap<String, String> = [("PATH", "/usr/bin:/bin")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut options = HostOptions::new(h.dir.path()).with_env(Arc::new(env));
+    options.elicitation_stops = true;
+    let factory = SkillHostFactory::new(h.config.experts.clone(), options);
+    h.with_factory(Arc::new(factory))
+}
+
+/// Runs until the server asks; checks the stop.
+async fn stop(h: &Harness) -> RunOutcome {
+    let stopped = h.run(h.setting("Who am I?")).await;
+    assert_eq!(stopped.status(), CheckpointStatus::StoppedByInteractiveTool);
+    assert_eq!(stopped.exit_code(), 3);
+    let pending = stopped.checkpoint.pending_tool_calls.clone().unwrap();
+    assert_eq!(pending[0].id, "c1");
+    insta::assert_json_snapshot!("stop_metadata", stopped.checkpoint.metadata);
+    h.assert_stored(&stopped);
+    stopped
+}
+
+/// Resumes the stored checkpoint with `text` as the answer, as `--continue -i` does.
+async fn resume(
+    h: &Harness,
+    stopped: &RunOutcome,
+    text: &str,
+) -> Result<RunOutcome, perstack_runtime::RuntimeError> {
+    let cp = h
+        .storage
+        .load_checkpoint(&stopped.job.id, &stopped.checkpoint.id)
+        .unwrap();
+    let mut setting = h.setting("Who am I?");
+    setting.job_id = stopped.job.id.clone();
+    setting.run_id = perstack_core::id::new_id();
+    setting.checkpoint = Some(cp);
+    setting.input = RunInput::tool_result(InteractiveToolCallResult {
+        tool_call_id: "c1".into(),
+        tool_name: "ask".into(),
+        skill_name: "test".into(),
+        text: text.into(),
+        is_error: None,
+    });
+    h.runtime.run(setting).await
+}
+
+/// The text of the last tool result the model was sent.
+fn tool_result_sent(h: &Harness) -> Value {
+    let last = h.llm.requests().last().cloned().unwrap();
+    let messages = last["messages"].as_array().unwrap();
+    let result = messages
+        .iter()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .rfind(|p| p["type"] == "tool_result")
+        .unwrap();
+    let text = result["content"][0]["text"].as_str().unwrap();
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn an_elicitation_stops_the_run_and_the_answer_reaches_the_server_on_resume() {
+    let h = harness("You are Ada, 41.").await;
+    let stopped = stop(&h).await;
+    let done = resume(&h, &stopped, r#"{"age": 41}"#).await.unwrap();
+    assert_eq!(done.status(), CheckpointStatus::Completed);
+    assert_eq!(done.text.as_deref(), Some("You are Ada, 41."));
+    // The default of the field left out was filled in.
+    assert_eq!(
+        tool_result_sent(&h),
+        json!({"action": "accept", "content": {"age": 41, "name": "Ada"}})
+    );
+    assert_eq!(done.checkpoint.metadata, None);
+    insta::assert_snapshot!(h.outline());
+    h.assert_stored(&done);
+}
+
+#[tokio::test]
+async fn a_declined_elicitation_reaches_the_server_as_declined() {
+    let h = harness("You would rather not say.").await;
+    let stopped = stop(&h).await;
+    let done = resume(&h, &stopped, "decline").await.unwrap();
+    assert_eq!(done.status(), CheckpointStatus::Completed);
+    assert_eq!(tool_result_sent(&h), json!({"action": "decline"}));
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_an_object_decline_or_cancel_is_refused() {
+    let h = harness("unused").await;
+    let stopped = stop(&h).await;
+    let err = resume(&h, &stopped, "Ada").await.unwrap_err();
+    assert!(err.to_string().contains("JSON object"), "{err}");
+}
