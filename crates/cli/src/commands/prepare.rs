@@ -308,9 +308,14 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         }
         return Ok(RunInput::query(args.query.clone()));
     };
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw)
-        && v.is_object()
-    {
+    let parsed = serde_json::from_str::<serde_json::Value>(raw).ok();
+    let full_form = parsed
+        .as_ref()
+        .is_some_and(|v| v.get("toolCallId").is_some());
+    if !full_form && let Some(input) = elicitation_answer(raw, checkpoint)? {
+        return Ok(input);
+    }
+    if let Some(v) = parsed.filter(serde_json::Value::is_object) {
         let field = |k: &str| {
             v.get(k)
                 .and_then(serde_json::Value::as_str)
@@ -342,11 +347,6 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         .as_ref()
         .and_then(|p| p.first())
         .ok_or("-i: the checkpoint has no pending tool call")?;
-    if perstack_core::elicitation::ElicitationState::of(cp)
-        .is_some_and(|s| s.tool_call_id == call.id && s.pending.is_some())
-    {
-        perstack_core::elicitation::ElicitationReply::parse(raw).map_err(|e| format!("-i: {e}"))?;
-    }
     Ok(RunInput::tool_result(InteractiveToolCallResult {
         tool_call_id: call.id.clone(),
         tool_name: call.tool_name.clone(),
@@ -354,6 +354,30 @@ fn input(args: &RunArgs, checkpoint: Option<&Checkpoint>) -> Result<RunInput, St
         text: raw.to_string(),
         is_error: None,
     }))
+}
+
+/// The answer to a skill's question (`decline`, `cancel` or a JSON object of fields) when
+/// the checkpoint waits for one: it goes to the asking call, which runs again.
+fn elicitation_answer(
+    raw: &str,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Option<RunInput>, String> {
+    use perstack_core::elicitation::{ElicitationReply, ElicitationState};
+    let Some(cp) = checkpoint.filter(|c| c.status == CheckpointStatus::StoppedByInteractiveTool)
+    else {
+        return Ok(None);
+    };
+    let Some(state) = ElicitationState::of(cp).filter(|s| s.pending.is_some()) else {
+        return Ok(None);
+    };
+    ElicitationReply::parse(raw).map_err(|e| format!("-i: {e}"))?;
+    Ok(Some(RunInput::tool_result(InteractiveToolCallResult {
+        tool_call_id: state.tool_call_id,
+        tool_name: state.tool_name,
+        skill_name: state.skill_name,
+        text: raw.to_string(),
+        is_error: None,
+    })))
 }
 
 /// `--approve` / `--deny` decisions for a run stopped for approval; a non-blank query is
