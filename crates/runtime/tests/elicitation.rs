@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use perstack_core::CheckpointStatus;
 use perstack_core::config::PerstackConfig;
+use perstack_core::elicitation::{ElicitationReply, ElicitationState};
 use perstack_runtime::{InteractiveToolCallResult, RunInput, RunOutcome, SkillHostFactory};
 use perstack_skills::host::HostOptions;
 use pretty_assertions::assert_eq;
@@ -69,8 +70,17 @@ async fn resume(
         .storage
         .load_checkpoint(&stopped.job.id, &stopped.checkpoint.id)
         .unwrap();
+    resume_from(h, cp, text).await
+}
+
+/// Resumes `cp` with `text` as the answer.
+async fn resume_from(
+    h: &Harness,
+    cp: perstack_core::Checkpoint,
+    text: &str,
+) -> Result<RunOutcome, perstack_runtime::RuntimeError> {
     let mut setting = h.setting("Who am I?");
-    setting.job_id = stopped.job.id.clone();
+    setting.job_id = cp.job_id.clone();
     setting.run_id = perstack_core::id::new_id();
     setting.checkpoint = Some(cp);
     setting.input = RunInput::tool_result(InteractiveToolCallResult {
@@ -128,4 +138,33 @@ async fn an_answer_that_is_not_an_object_decline_or_cancel_is_refused() {
     let stopped = stop(&h).await;
     let err = resume(&h, &stopped, "Ada").await.unwrap_err();
     assert!(err.to_string().contains("JSON object"), "{err}");
+}
+
+#[tokio::test]
+async fn a_question_the_answers_do_not_cover_stops_the_run_again() {
+    let h = harness("unused").await;
+    let stopped = stop(&h).await;
+    // As if the server had asked something else before: the answer given is for that
+    // question, so the call's real question is still open when it runs again.
+    let mut cp = h
+        .storage
+        .load_checkpoint(&stopped.job.id, &stopped.checkpoint.id)
+        .unwrap();
+    let mut state = ElicitationState::of(&cp).unwrap();
+    state.pending.as_mut().unwrap().message = "Where are you?".into();
+    state.store(&mut cp);
+    let again = resume_from(&h, cp, "cancel").await.unwrap();
+    assert_eq!(again.status(), CheckpointStatus::StoppedByInteractiveTool);
+    let state = ElicitationState::of(&again.checkpoint).unwrap();
+    assert_eq!(
+        state.pending.as_ref().map(|p| p.message.as_str()),
+        Some("Who are you?")
+    );
+    let earlier: Vec<(&str, &ElicitationReply)> = state
+        .answered
+        .iter()
+        .map(|a| (a.request.message.as_str(), &a.answer))
+        .collect();
+    assert_eq!(earlier, vec![("Where are you?", &ElicitationReply::Cancel)]);
+    assert_eq!(again.checkpoint.pending_tool_calls.unwrap()[0].id, "c1");
 }
