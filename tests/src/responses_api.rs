@@ -1,6 +1,7 @@
 //! One scripted turn in the OpenAI Responses API's streaming form (`POST /responses`, SSE
-//! with `event:` names): text as `output_text` deltas and a finished `message` item, each
-//! tool call as a finished `function_call` item, then `response.completed` with usage.
+//! with `event:` names): text as a `message` item announced, its `output_text` deltas and the
+//! finished item; each tool call as a finished `function_call` item; then
+//! `response.completed` with usage.
 
 use serde_json::{Value, json};
 
@@ -15,6 +16,13 @@ pub(crate) fn events(turn: &Turn, n: usize) -> Vec<(&'static str, String)> {
     )];
     if let Some(text) = &turn.text {
         let item_id = format!("msg_{n}");
+        // Clients attach deltas to the item announced first.
+        out.push((
+            "response.output_item.added",
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {
+                "type": "message", "id": item_id, "role": "assistant", "status": "in_progress",
+                "content": []}}),
+        ));
         let words: Vec<&str> = text.split_inclusive(' ').collect();
         for piece in words.chunks(3) {
             out.push((
@@ -78,19 +86,20 @@ mod tests {
             names,
             vec![
                 "response.created",
+                "response.output_item.added",
                 "response.output_text.delta",
                 "response.output_item.done",
                 "response.output_item.done",
                 "response.completed",
             ]
         );
-        let call: Value = serde_json::from_str(&ev[3].1).unwrap();
+        let call: Value = serde_json::from_str(&ev[4].1).unwrap();
         assert_eq!(
             call["item"],
             json!({"type": "function_call", "id": "fc_2_0", "call_id": "call_2_0",
                    "status": "completed", "name": "shell", "arguments": "{\"command\":[\"ls\"]}"})
         );
-        let done: Value = serde_json::from_str(&ev[4].1).unwrap();
+        let done: Value = serde_json::from_str(&ev[5].1).unwrap();
         assert_eq!(done["response"]["usage"]["total_tokens"], json!(230));
     }
 }
