@@ -99,3 +99,40 @@ fn decline_reaches_the_server_as_declined() {
     assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
     assert_eq!(tool_result_sent(&llm), json!({"action": "decline"}));
 }
+
+#[test]
+fn start_asks_the_question_on_stderr_and_resumes_with_the_answer_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let llm = script("You are Ada, 41.");
+    let (s, endpoint) = setup(&llm);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_perstack"));
+    cmd.arg("start")
+        .arg("--config")
+        .arg(s.config_path())
+        .arg("--workspace")
+        .arg(s.ws())
+        .args(["--provider", &endpoint.provider, "--model", &endpoint.model])
+        .args(["worker", "Who am I?"])
+        .env_remove("PERSTACK_LOG")
+        .envs(endpoint.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // The first line has no form: asked again.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Ada\n{\"age\": 41}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = support::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("test asks: Who are you?"), "{stderr}");
+    assert_eq!(
+        tool_result_sent(&llm),
+        json!({"action": "accept", "content": {"age": 41, "name": "Ada"}})
+    );
+}

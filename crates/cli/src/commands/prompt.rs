@@ -5,6 +5,7 @@
 use std::io::{BufRead, Write};
 
 use perstack_core::ToolCall;
+use perstack_core::elicitation::{ElicitationReply, ElicitationState};
 use perstack_runtime::{InteractiveToolCallResult, RunInput};
 
 /// Reads answers from `input`, writing prompts to `prompts`.
@@ -47,6 +48,47 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
             text,
             is_error: None,
         })
+    }
+
+    /// The answer to a skill's question (MCP elicitation): the question and the requested
+    /// fields are shown; asked again until it is a JSON object, `decline` or `cancel`.
+    pub(crate) fn elicitation(
+        &mut self,
+        state: &ElicitationState,
+    ) -> Option<InteractiveToolCallResult> {
+        let request = state.pending.as_ref()?;
+        let fields: Vec<&str> = request
+            .requested_schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        // The skill's text is shown with control characters escaped.
+        let safe = |s: &str| crate::terminal::neutralise(s).into_owned();
+        let _ = writeln!(
+            self.prompts,
+            "{} asks: {}\nfields: {}",
+            safe(&state.skill_name),
+            safe(&request.message),
+            safe(&fields.join(", "))
+        );
+        loop {
+            let text = self.ask("answer (JSON object of the fields, decline or cancel) > ")?;
+            match ElicitationReply::parse(&text) {
+                Ok(_) => {
+                    return Some(InteractiveToolCallResult {
+                        tool_call_id: state.tool_call_id.clone(),
+                        tool_name: state.tool_name.clone(),
+                        skill_name: state.skill_name.clone(),
+                        text,
+                        is_error: None,
+                    });
+                }
+                Err(e) => {
+                    let _ = writeln!(self.prompts, "{e}");
+                }
+            }
+        }
     }
 
     /// A decision for every call in `calls`: y approves; n denies, with an optional reason.
@@ -128,6 +170,36 @@ mod tests {
         assert_eq!(p.interactive(&call("a")), None);
         let mut p = Prompter::new(&b"y\n"[..], Vec::new());
         assert_eq!(p.approvals(&[call("a"), call("b")]), None);
+    }
+
+    #[test]
+    fn an_elicitation_shows_the_question_and_reasks_until_the_answer_has_a_form() {
+        let state = ElicitationState {
+            tool_call_id: "c1".into(),
+            skill_name: "test".into(),
+            tool_name: "ask".into(),
+            pending: Some(perstack_core::elicitation::ElicitationRequest {
+                message: "Who are you?".into(),
+                requested_schema: serde_json::json!({"properties": {"name": {}, "age": {}}}),
+            }),
+            answered: Vec::new(),
+        };
+        let mut p = Prompter::new(&b"Ada\n{\"age\": 41}\n"[..], Vec::new());
+        let answer = p.elicitation(&state).unwrap();
+        assert_eq!(
+            (answer.tool_call_id.as_str(), answer.text.as_str()),
+            ("c1", r#"{"age": 41}"#)
+        );
+        let prompts = String::from_utf8(p.prompts).unwrap();
+        assert!(
+            prompts.starts_with("test asks: Who are you?\nfields: "),
+            "{prompts}"
+        );
+        assert!(
+            prompts.contains("age") && prompts.contains("name"),
+            "{prompts}"
+        );
+        assert!(prompts.contains("JSON object"), "{prompts}");
     }
 
     #[test]

@@ -96,7 +96,14 @@ fn answer<R: std::io::BufRead, W: Write>(
     match outcome.status() {
         CheckpointStatus::StoppedByInteractiveTool => {
             let call = outcome.checkpoint.pending_tool_calls.as_ref()?.first()?;
-            prompter.interactive(call).map(RunInput::tool_result)
+            // A skill's question (MCP elicitation) is answered with its fields.
+            match perstack_core::elicitation::ElicitationState::of(&outcome.checkpoint)
+                .filter(|s| s.tool_call_id == call.id && s.pending.is_some())
+            {
+                Some(state) => prompter.elicitation(&state),
+                None => prompter.interactive(call),
+            }
+            .map(RunInput::tool_result)
         }
         CheckpointStatus::StoppedByApproval => {
             let calls = live::with(console, |c| c.awaiting_approval());
