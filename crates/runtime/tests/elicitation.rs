@@ -15,25 +15,33 @@ use std::sync::Arc;
 use perstack_core::CheckpointStatus;
 use perstack_core::config::PerstackConfig;
 use perstack_core::elicitation::{ElicitationReply, ElicitationState};
-use perstack_runtime::{InteractiveToolCallResult, RunInput, RunOutcome, SkillHostFactory};
+use perstack_runtime::{
+    InteractiveToolCallResult, RunInput, RunOutcome, SkillHostFactory, waiting_checkpoints,
+};
 use perstack_skills::host::HostOptions;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
-use support::Harness;
 use support::script::{call, say};
+use support::{HELPER, Harness, MAIN};
 
 async fn harness(answer_reply: &str) -> Harness {
-    let mut h = Harness::new(vec![call("c1", "ask", json!({})), say(answer_reply)]).await;
+    let h = Harness::new(vec![call("c1", "ask", json!({})), say(answer_reply)]).await;
+    with_test_server(h, "main", "")
+}
+
+/// `h` with the test server's `ask` as skill `test` of `asker`; `more` is added to the config.
+fn with_test_server(mut h: Harness, asker: &str, more: &str) -> Harness {
     let server = perstack_testkit::mcp_test_server();
     let config = format!(
         r#"
-[experts.main]
+[experts.{asker}]
 instruction = "Ask the user."
 
-[experts.main.skills.test]
+[experts.{asker}.skills.test]
 type = "mcpStdioSkill"
 command = "{}"
 pick = ["ask"]
+{more}
 "#,
         server.display()
     );
@@ -167,4 +175,55 @@ async fn a_question_the_answers_do_not_cover_stops_the_run_again() {
         .collect();
     assert_eq!(earlier, vec![("Where are you?", &ElicitationReply::Cancel)]);
     assert_eq!(again.checkpoint.pending_tool_calls.unwrap()[0].id, "c1");
+}
+
+#[tokio::test]
+async fn a_delegate_asking_stops_the_job_and_resuming_answers_the_delegate() {
+    let h = Harness::new(vec![]).await;
+    h.llm.route(
+        MAIN,
+        vec![
+            call("d1", "helper", json!({"query": "Ask who I am"})),
+            say("You are Ada."),
+        ],
+    );
+    h.llm
+        .route(HELPER, vec![call("c1", "ask", json!({})), say("Ada")]);
+    let more = r#"
+[experts.main]
+instruction = "Answer the user's question."
+delegates = ["helper"]
+"#;
+    let mut h = with_test_server(h, "helper", more);
+    h.config.experts.get_mut("helper").unwrap().description = Some("Asks the user.".into());
+    let setting = h.setting("Who am I?");
+    let stopped = h.run(setting.clone()).await;
+    assert_eq!(stopped.status(), CheckpointStatus::StoppedByInteractiveTool);
+    assert_eq!(stopped.exit_code(), 3);
+    assert_eq!(stopped.checkpoint.expert.key, "helper");
+    assert!(ElicitationState::of(&stopped.checkpoint).is_some());
+    // As the CLI resumes a job: from the checkpoint it waits in (the delegate's).
+    let waiting = waiting_checkpoints(&h.storage, &stopped.job.id).unwrap();
+    let done = resume_from(&h, waiting[0].clone(), "{}").await.unwrap();
+    assert_eq!(done.status(), CheckpointStatus::Completed);
+    assert_eq!(done.text.as_deref(), Some("You are Ada."));
+    assert_eq!(done.job.id, stopped.job.id);
+    // The delegate's model got the tool's result: the server had the answer (defaults in).
+    let helper_last = h
+        .llm
+        .requests()
+        .into_iter()
+        .rfind(|r| {
+            r["system"][0]["text"]
+                .as_str()
+                .is_some_and(|s| s.contains(HELPER))
+        })
+        .unwrap();
+    assert!(
+        helper_last["messages"]
+            .to_string()
+            .contains(r#"{\"action\":\"accept\",\"content\":{\"name\":\"Ada\"}}"#),
+        "{}",
+        helper_last["messages"]
+    );
 }
