@@ -132,6 +132,16 @@ mod tests {
             ElicitationReply::parse("cancel\n"),
             Ok(ElicitationReply::Cancel)
         );
+        // On the wire as MCP's `ElicitResult`.
+        let accept = ElicitationReply::parse(r#"{"age": 41}"#).unwrap_or(ElicitationReply::Cancel);
+        assert_eq!(
+            serde_json::to_value(&accept).ok(),
+            Some(json!({"action": "accept", "content": {"age": 41}}))
+        );
+        assert_eq!(
+            serde_json::to_value(ElicitationReply::Decline).ok(),
+            Some(json!({"action": "decline"}))
+        );
         for bad in ["yes", "[1]", "\"Ada\"", ""] {
             assert!(ElicitationReply::parse(bad).is_err(), "{bad}");
         }

@@ -174,6 +174,7 @@ async fn a_question_the_answers_do_not_cover_stops_the_run_again() {
         .map(|a| (a.request.message.as_str(), &a.answer))
         .collect();
     assert_eq!(earlier, vec![("Where are you?", &ElicitationReply::Cancel)]);
+    insta::assert_json_snapshot!("answered_metadata", again.checkpoint.metadata);
     assert_eq!(again.checkpoint.pending_tool_calls.unwrap()[0].id, "c1");
 }
 
