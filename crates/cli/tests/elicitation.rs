@@ -78,7 +78,7 @@ fn a_skill_asking_stops_the_run_and_continue_i_answers_it() {
     let job = stop(&s, &endpoint);
     // Not an object, `decline` or `cancel`: refused before anything runs.
     let bad = s.run(&endpoint, &["--continue", "-i"], "Ada");
-    assert_ne!(bad.code(), Some(0));
+    assert_eq!(bad.code(), Some(2), "{}", bad.stderr);
     assert!(bad.stderr.contains("JSON object"), "{}", bad.stderr);
     let done = s.run(&endpoint, &["--continue", "-i"], r#"{"age": 41}"#);
     assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
