@@ -20,8 +20,11 @@ pub(crate) struct MessageLog {
     pub rel: String,
     path: PathBuf,
     file: File,
-    /// The messages on disk, in order (compared whole, so a reference is exact).
-    messages: Vec<Message>,
+    /// SHA-256 of each line on disk, in order: a conversation is compared with the log
+    /// through these, so the log keeps no second copy of the run's messages in memory.
+    line_hashes: Vec<[u8; 32]>,
+    /// The newest message on disk, compared whole in the common case.
+    last: Option<Message>,
     /// `digests[k]`: SHA-256 of the first k lines, so any prefix can be referenced.
     digests: Vec<[u8; 32]>,
     hasher: Sha256,
@@ -56,7 +59,8 @@ impl MessageLog {
                     rel,
                     path,
                     file,
-                    messages: Vec::new(),
+                    line_hashes: Vec::new(),
+                    last: None,
                     digests: vec![hasher.clone().finalize().into()],
                     hasher,
                     carried: 0,
@@ -71,21 +75,24 @@ impl MessageLog {
         // A run's conversation only grows, so when the newest logged message is in its place
         // (ids are unique), everything before it is too: checking it alone keeps a step's
         // cost independent of the run's length. Anything else is compared message by message.
-        let n = self.messages.len();
-        if n > 0 && n <= messages.len() && self.messages.last() == messages.get(n - 1) {
+        let n = self.line_hashes.len();
+        if n > 0 && n <= messages.len() && self.last.as_ref() == messages.get(n - 1) {
             return n;
         }
-        self.messages
+        // Otherwise a message is in place when it encodes to the logged line. (Equal objects
+        // whose keys come in another order encode differently: such a message counts as
+        // changed, which costs a new log or inline messages, never a wrong reference.)
+        self.line_hashes
             .iter()
             .zip(messages)
-            .take_while(|(a, b)| a == b)
+            .take_while(|(hash, m)| line_hash(m).is_some_and(|h| h == **hash))
             .count()
     }
 
     /// True when the persisted messages are a prefix of `messages`, so only the tail needs
     /// appending.
     pub fn extends(&self, messages: &[Message]) -> bool {
-        self.common_prefix(messages) == self.messages.len()
+        self.common_prefix(messages) == self.line_hashes.len()
     }
 
     /// The reference to the first `count` lines (`count` at most the lines on disk).
@@ -103,7 +110,7 @@ impl MessageLog {
     /// reference for a checkpoint plus the bytes written. The caller checked
     /// [`MessageLog::extends`].
     pub fn append_tail(&mut self, messages: &[Message]) -> Result<(MessageRef, u64), StorageError> {
-        let tail = messages.get(self.messages.len()..).unwrap_or_default();
+        let tail = messages.get(self.line_hashes.len()..).unwrap_or_default();
         let (buf, line_ends) = encode_lines(tail)?;
         if !buf.is_empty() {
             self.file
@@ -111,14 +118,23 @@ impl MessageLog {
                 .map_err(|e| StorageError::io("appending to", &self.path, e))?;
             let mut start = 0;
             for end in line_ends {
-                self.hasher.update(buf.get(start..end).unwrap_or_default());
+                let line = buf.get(start..end).unwrap_or_default();
+                self.hasher.update(line);
                 self.digests.push(self.hasher.clone().finalize().into());
+                self.line_hashes.push(Sha256::digest(line).into());
                 start = end;
             }
-            self.messages.extend_from_slice(tail);
+            self.last = tail.last().cloned();
         }
-        Ok((self.prefix_ref(self.messages.len()), buf.len() as u64))
+        Ok((self.prefix_ref(self.line_hashes.len()), buf.len() as u64))
     }
+}
+
+/// SHA-256 of `m`'s log line (None if it cannot be encoded).
+fn line_hash(m: &Message) -> Option<[u8; 32]> {
+    let mut line = serde_json::to_vec(m).ok()?;
+    line.push(b'\n');
+    Some(Sha256::digest(&line).into())
 }
 
 /// `messages` as log lines (one JSON object and a newline each), with where each line ends.
@@ -280,4 +296,59 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    fn log_of(dir: &Path, messages: &[Message]) -> MessageLog {
+        let mut log = MessageLog::create(&SyncCounter::default(), dir, "run1").unwrap();
+        assert!(log.extends(&[]));
+        log.append_tail(messages).unwrap();
+        log
+    }
+
+    #[test]
+    fn the_common_prefix_is_found_without_a_copy_of_the_conversation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            Message::user_text("a"),
+            Message::user_text("b"),
+            Message::user_text("c"),
+        );
+        let log = log_of(dir.path(), &[a.clone(), b.clone(), c.clone()]);
+        let x = Message::user_text("x");
+        // The newest line in place: the whole log is a prefix.
+        assert_eq!(
+            log.common_prefix(&[a.clone(), b.clone(), c.clone(), x.clone()]),
+            3
+        );
+        assert!(log.extends(&[a.clone(), b.clone(), c.clone()]));
+        // A conversation changed after its second message, shorter than the log, or different
+        // from the start: compared line by line.
+        assert_eq!(
+            log.common_prefix(&[a.clone(), b.clone(), x.clone(), c.clone()]),
+            2
+        );
+        assert_eq!(log.common_prefix(&[a.clone(), b.clone()]), 2);
+        assert_eq!(log.common_prefix(&[x.clone(), b.clone()]), 0);
+        assert!(!log.extends(&[a, x]));
+    }
+
+    #[test]
+    fn appending_continues_after_the_lines_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (Message::user_text("a"), Message::user_text("b"));
+        let mut log = log_of(dir.path(), std::slice::from_ref(&a));
+        let (mref, _) = log.append_tail(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(mref.count, 2);
+        let loaded = LoadedLog::read(&log.path).unwrap();
+        assert_eq!(loaded.messages, vec![a, b]);
+        assert_eq!(loaded.digest(2), Some(mref.sha256));
+    }
 }
