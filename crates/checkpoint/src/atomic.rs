@@ -2,7 +2,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::StorageError;
@@ -14,6 +15,9 @@ pub(crate) struct SyncCounter {
     fsync: AtomicU64,
     fdatasync: AtomicU64,
     rename: AtomicU64,
+    /// Files and folders written with [`Durability::Deferred`] whose `fsync` is owed: made
+    /// before the next durable sync through this counter returns.
+    owed: Mutex<Vec<PathBuf>>,
 }
 
 /// How many durable syncs and renames storage made (see `docs/storage.md`, "Crash safety").
@@ -43,18 +47,53 @@ impl SyncCounter {
         }
     }
 
-    /// `fsync` of `f`.
+    /// `fsync` of `f` (after the syncs owed).
     fn sync_all(&self, f: &File, path: &Path) -> Result<(), StorageError> {
+        self.pay_owed()?;
+        self.fsync_now(f, path)
+    }
+
+    fn fsync_now(&self, f: &File, path: &Path) -> Result<(), StorageError> {
         self.fsync.fetch_add(1, Ordering::Relaxed);
         f.sync_all()
             .map_err(|e| StorageError::io("syncing", path, e))
     }
 
-    /// `fdatasync` of `f`.
+    /// `fdatasync` of `f` (after the syncs owed).
     pub(crate) fn sync_data(&self, f: &File, path: &Path) -> Result<(), StorageError> {
+        self.pay_owed()?;
         self.fdatasync.fetch_add(1, Ordering::Relaxed);
         f.sync_data()
             .map_err(|e| StorageError::io("syncing", path, e))
+    }
+
+    /// Records that `path` (a file or folder) must be synced before the next durable sync.
+    fn owe(&self, path: &Path) {
+        let mut owed = crate::store::lock(&self.owed);
+        if !owed.iter().any(|p| p == path) {
+            owed.push(path.to_path_buf());
+        }
+    }
+
+    /// Syncs what [`Durability::Deferred`] writes left owed, in the order they were written
+    /// (a file before its folder). One that is gone since was replaced or removed: its folder,
+    /// owed after it, carries what is there now.
+    fn pay_owed(&self) -> Result<(), StorageError> {
+        let owed = std::mem::take(&mut *crate::store::lock(&self.owed));
+        for (i, path) in owed.iter().enumerate() {
+            let result = match File::open(path) {
+                Ok(f) => self.fsync_now(&f, path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StorageError::io("syncing", path, e)),
+            };
+            if let Err(e) = result {
+                // Still owed: the next durable sync tries again.
+                let mut left = crate::store::lock(&self.owed);
+                left.splice(0..0, owed[i..].iter().cloned());
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), StorageError> {
@@ -72,6 +111,11 @@ pub(crate) enum Durability {
     /// Temp file and rename, no sync: a killed process leaves the old or the new file, but a
     /// power loss may lose the write (used for files rebuilt from the event log).
     Replaced,
+    /// Temp file and rename now; the `fsync` of the file and of the folder (and of new
+    /// folders' parents) is owed and made just before the next durable sync through the same
+    /// counter (the first step's `fdatasync`), so creating a job or run costs no sync before
+    /// the first LLM request yet is durable with the first durable step.
+    Deferred,
 }
 
 /// Replaces `path` with `bytes` so that a killed process leaves either the old or the new
@@ -109,6 +153,12 @@ pub(crate) fn write_atomic(
                 sync_dir(counter, dir)
             }
             Durability::Replaced => counter.rename(&tmp, path),
+            Durability::Deferred => {
+                counter.rename(&tmp, path)?;
+                counter.owe(path);
+                counter.owe(dir);
+                Ok(())
+            }
         }
     })();
     if result.is_err() {
@@ -141,11 +191,12 @@ fn create_dirs(
     }
     let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     create_dir_all(dir)?;
-    if durability == Durability::Synced {
-        for d in created.iter().rev() {
-            if let Some(parent) = d.parent() {
-                sync_dir(counter, parent)?;
-            }
+    for d in created.iter().rev() {
+        let Some(parent) = d.parent() else { continue };
+        match durability {
+            Durability::Synced => sync_dir(counter, parent)?,
+            Durability::Deferred => counter.owe(parent),
+            Durability::Replaced => {}
         }
     }
     Ok(())
@@ -171,8 +222,12 @@ pub(crate) fn open_append(
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| StorageError::io("opening", path, e))?;
-    if !existed && durability == Durability::Synced {
-        sync_dir(counter, dir)?;
+    if !existed {
+        match durability {
+            Durability::Synced => sync_dir(counter, dir)?,
+            Durability::Deferred => counter.owe(dir),
+            Durability::Replaced => {}
+        }
     }
     Ok(f)
 }

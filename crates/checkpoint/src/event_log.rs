@@ -96,7 +96,9 @@ impl EventLog {
             f.set_len(valid_len)
                 .map_err(|e| StorageError::io("truncating torn tail of", path, e))?;
         }
-        let file = open_append(&counter, path, Durability::Synced)?;
+        // The log's creation is made durable with its first durable append (the first step's
+        // `fdatasync`), not before: until then nothing in it is durable anyway.
+        let file = open_append(&counter, path, Durability::Deferred)?;
         Ok(EventLog {
             path: path.to_path_buf(),
             file,

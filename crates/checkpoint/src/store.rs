@@ -152,15 +152,16 @@ impl Storage {
         self.counter.stats()
     }
 
-    /// Writes `job.json` atomically: synced when it is created (the job exists from then on),
-    /// replaced without a sync afterwards (its totals follow the event log, which is synced;
-    /// see `docs/storage.md`, "Crash safety").
+    /// Writes `job.json` atomically: when it is created its sync (file and folders) is owed
+    /// and made just before the next durable sync (the first step's); afterwards it is
+    /// replaced without a sync (its totals follow the event log, which is synced; see
+    /// `docs/storage.md`, "Crash safety").
     pub fn store_job(&self, job: &Job) -> Result<(), StorageError> {
         let path = self.layout.job_file(&job.id)?;
         let durability = if path.exists() {
             Durability::Replaced
         } else {
-            Durability::Synced
+            Durability::Deferred
         };
         write_atomic(&self.counter, &path, &to_json("job", job)?, durability)
     }

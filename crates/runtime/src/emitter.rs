@@ -196,7 +196,10 @@ fn persist(
                 job.usage = usage;
             }
         })?;
-        durable = true;
+        // startRun's checkpoint is the input, not a step: it (and the job's and run's
+        // creation, owed until then) becomes durable with the first step's sync, so the
+        // first LLM request waits for no disk (docs/storage.md, "Crash safety").
+        durable = !own;
     }
     let event = Event::from(run);
     match sink {

@@ -76,6 +76,10 @@ async fn a_step_makes_at_most_one_durable_sync_and_files_are_not_synced() {
         // The checkpoint files and job.json are replaced, not synced (2 checkpoints + job).
         assert!(after.rename - before.rename <= 3, "{before:?} -> {after:?}");
     }
+    // Up to the first LLM request nothing waits for the disk: creating the job and the run
+    // and the startRun line are made durable with the first step's sync.
+    let first_request = seen.iter().find(|(t, ..)| t == "startGeneration").unwrap();
+    assert_eq!(first_request.2.syncs(), 0, "{first_request:?}");
     // Before the first step ends: creating the job (job.json and its folders, the run's
     // event log and its folders) plus the startRun line; never per step.
     let first = &ends[0].2;
