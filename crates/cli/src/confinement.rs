@@ -9,30 +9,36 @@ use perstack_sandbox::workspace::{ProtectedFile, ProtectedRole};
 use perstack_sandbox::{Confinement, ConfinementPolicy, Enforcement};
 use perstack_skills::host::HostOptions;
 
-/// A probe running on its own thread while the rest of the run is prepared (it forks and
-/// tries the layers: milliseconds that need not delay the first model request).
-pub struct Probe(Result<std::thread::JoinHandle<ConfinementSummary>, ConfinementSummary>);
+/// A probe running on its own thread while the run starts (it forks and tries the layers:
+/// milliseconds that need not delay the first model request). The runtime awaits its report
+/// only when it builds `initializeRuntime`, after the job is created.
+pub struct Probe(tokio::sync::oneshot::Receiver<ConfinementSummary>);
 
 impl Probe {
     /// Starts probing the layers a stdio skill of `host` would get; probes here, inline, if
     /// no thread can be started.
     pub fn start(host: HostOptions) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let inline = host.clone();
         let spawned = std::thread::Builder::new()
             .name("perstack-probe".into())
-            .spawn(move || probe(&host));
+            .spawn(move || {
+                // A run that ended first no longer wants the report.
+                let _ = tx.send(probe(&host));
+            });
         match spawned {
-            Ok(handle) => Probe(Ok(handle)),
-            Err(_) => Probe(Err(probe(&inline))),
+            Ok(_) => Probe(rx),
+            Err(_) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = tx.send(probe(&inline));
+                Probe(rx)
+            }
         }
     }
 
-    /// The probe's result (layers unknown, `none`, if the probe thread panicked).
-    pub fn join(self) -> ConfinementSummary {
-        match self.0 {
-            Ok(handle) => handle.join().unwrap_or_else(|_| unknown()),
-            Err(done) => done,
-        }
+    /// The report, for the runtime (`Runtime::with_confinement_probe`).
+    pub fn into_receiver(self) -> tokio::sync::oneshot::Receiver<ConfinementSummary> {
+        self.0
     }
 }
 

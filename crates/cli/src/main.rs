@@ -30,19 +30,37 @@ pub mod exit {
 }
 
 fn init_logging(verbose: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PERSTACK_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "warn" })
-    });
     // stdout belongs to events; logs always go to stderr, redacted, without escape codes
     // (control characters in logged text are neutralised too).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt()
         .with_ansi(false)
-        .with_writer(log_redact::RedactingStderr)
-        .try_init();
+        .with_writer(log_redact::RedactingStderr);
+    // Directives only when asked for: a plain level is what every run without
+    // PERSTACK_LOG gets, and an `EnvFilter` costs a third of a millisecond to build.
+    let _ = match std::env::var_os("PERSTACK_LOG") {
+        Some(_) => logs
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("PERSTACK_LOG").unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "warn" })
+                }),
+            )
+            .try_init(),
+        None => logs
+            .with_max_level(if verbose {
+                tracing::Level::DEBUG
+            } else {
+                tracing::Level::WARN
+            })
+            .try_init(),
+    };
 }
 
 fn main() -> ExitCode {
+    // Every config load scans for secrets: compile the shapes beside argument parsing.
+    // (Joined nowhere: whoever needs them first waits for this thread's result.)
+    let _ = std::thread::Builder::new()
+        .name("perstack-warm".into())
+        .spawn(perstack_core::secrets::prepare_patterns);
     let cli = Cli::parse_args();
     // `start --verbose` shows skill lines in the transcript instead of debug logs.
     let verbose = matches!(&cli.command, Command::Run(a) if a.options.verbose);

@@ -45,6 +45,9 @@ pub(crate) struct Target {
 #[derive(Clone)]
 pub struct HostEvents {
     target: Arc<Mutex<Target>>,
+    /// Events held back until the first [`HostEvents::retarget`] (a host opened beside the
+    /// run's own start, whose first event must not come before `initializeRuntime`).
+    held: Arc<Mutex<Option<Vec<RuntimeEventPayload>>>>,
 }
 
 impl fmt::Debug for HostEvents {
@@ -62,7 +65,22 @@ impl HostEvents {
     pub(crate) fn new(target: Target) -> Self {
         HostEvents {
             target: Arc::new(Mutex::new(target)),
+            held: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Events of run `run_id` of job `job_id`, held until the first
+    /// [`HostEvents::retarget`] delivers them, in order, to the run's log and listener.
+    pub(crate) fn held(job_id: &str, run_id: &str) -> Self {
+        let events = HostEvents::new(Target {
+            job_id: job_id.to_string(),
+            run_id: run_id.to_string(),
+            log: None,
+            listener: Sink::Full(Arc::new(|_: &Event| {})),
+            redactor: Arc::new(Redactor::new()),
+        });
+        *events.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+        events
     }
 
     /// Events emitted only to `listener`, stamped with `job_id` and `run_id` (embeddings and
@@ -77,9 +95,15 @@ impl HostEvents {
         })
     }
 
-    /// Sends later events to `target`.
+    /// Sends later events, and any held back, to `target`.
     pub(crate) fn retarget(&self, target: Target) {
+        // Under the hold's lock: an event emitted meanwhile waits, so none overtakes the
+        // held ones.
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = target;
+        for payload in held.take().unwrap_or_default() {
+            self.deliver(payload);
+        }
     }
 
     /// The id of the run that receives events now.
@@ -98,6 +122,17 @@ impl HostEvents {
     /// of the same run. A storage failure cannot stop the host's task: it is logged and the
     /// listener still gets the event.
     pub fn emit(&self, payload: RuntimeEventPayload) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some(waiting) => waiting.push(payload),
+            None => {
+                drop(held);
+                self.deliver(payload);
+            }
+        }
+    }
+
+    fn deliver(&self, payload: RuntimeEventPayload) {
         let target = self
             .target
             .lock()
@@ -130,5 +165,54 @@ impl HostEvents {
             }
             None => target.listener.plain(&event),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn disconnected(name: &str) -> RuntimeEventPayload {
+        RuntimeEventPayload::SkillDisconnected {
+            skill_name: name.to_string(),
+        }
+    }
+
+    /// Each event as run id and payload.
+    fn seen_as_json(seen: &Mutex<Vec<Event>>) -> Vec<serde_json::Value> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let v = serde_json::to_value(e).unwrap();
+                serde_json::json!({"runId": v["runId"], "skillName": v["skillName"]})
+            })
+            .collect()
+    }
+
+    #[test]
+    fn held_events_reach_the_first_target_in_order_then_flow_live() {
+        let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let events = HostEvents::held("j", "r1");
+        events.emit(disconnected("a"));
+        events.emit(disconnected("b"));
+        assert!(seen.lock().unwrap().is_empty());
+        let sink = Arc::clone(&seen);
+        events.retarget(Target {
+            job_id: "j".into(),
+            run_id: "r1".into(),
+            log: None,
+            listener: Sink::Full(Arc::new(move |e: &Event| {
+                sink.lock().unwrap().push(e.clone())
+            })),
+            redactor: Arc::new(Redactor::new()),
+        });
+        events.emit(disconnected("c"));
+        let expected: Vec<serde_json::Value> = ["a", "b", "c"]
+            .iter()
+            .map(|n| serde_json::json!({"runId": "r1", "skillName": n}))
+            .collect();
+        assert_eq!(seen_as_json(&seen), expected);
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use perstack_checkpoint::Storage;
 use perstack_core::{Checkpoint, CheckpointStatus, ExpertRef, Job, JobStatus, Usage, id::new_id};
-use perstack_events::{EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEventPayload};
+use perstack_events::{
+    ConfinementSummary, EVENT_SCHEMA_VERSION, InteractiveToolCallInfo, RuntimeEventPayload,
+};
 use perstack_providers::Provider;
 use perstack_sandbox::Redactor;
 use tokio::sync::Mutex;
@@ -14,14 +16,14 @@ use tokio::sync::Mutex;
 use crate::delegation::{Delegated, Ended};
 use crate::emitter::{Emitter, JobTracker, blocking};
 use crate::error::RuntimeError;
-use crate::host_events::{HostEvents, Target};
+use crate::host_events::HostEvents;
 use crate::listener::{CompactEventListener, EventListener, Sink};
 use crate::machine::Machine;
 use crate::outcome::RunOutcome;
 use crate::setting::RunSetting;
 use crate::stop::{StopCause, StopSignal};
 use crate::tools::{
-    BoxFuture, HostRequest, ToolEntry, ToolHost, ToolHostError, ToolHostFactory, UnstartedHost,
+    BoxFuture, HostRequest, ToolHost, ToolHostError, ToolHostFactory, UnstartedHost,
 };
 
 /// Runs Experts: one provider, one source of tools, optional storage, one event listener.
@@ -34,6 +36,33 @@ pub struct Runtime {
     pub(crate) storage: Option<Arc<Storage>>,
     listener: Sink,
     redactor: Arc<Redactor>,
+    confinement_probe: Option<Arc<ConfinementProbe>>,
+}
+
+/// A confinement report still being probed when the runtime starts, for `initializeRuntime`.
+struct ConfinementProbe {
+    pending: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<ConfinementSummary>>>,
+    done: tokio::sync::OnceCell<Option<ConfinementSummary>>,
+}
+
+impl ConfinementProbe {
+    /// The report, waiting for the probe the first time (`None` if the prober went away).
+    async fn report(&self) -> Option<ConfinementSummary> {
+        self.done
+            .get_or_init(|| async {
+                let rx = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                match rx {
+                    Some(rx) => rx.await.ok(),
+                    None => None,
+                }
+            })
+            .await
+            .clone()
+    }
 }
 
 impl fmt::Debug for Runtime {
@@ -48,7 +77,10 @@ impl fmt::Debug for Runtime {
 
 /// Tool hosts opened during one execution, one per Expert, with the handle that points each
 /// host's own events at the Expert's current run.
-pub(crate) type Hosts = Arc<Mutex<HashMap<String, (Arc<dyn ToolHost>, HostEvents)>>>;
+pub(crate) type Hosts = Arc<Mutex<HostMap>>;
+
+/// Each Expert's open tool host with the handle of its events.
+pub(crate) type HostMap = HashMap<String, (Arc<dyn ToolHost>, HostEvents)>;
 
 impl Runtime {
     /// A runtime without storage whose events go nowhere.
@@ -59,7 +91,22 @@ impl Runtime {
             storage: None,
             listener: Sink::Full(Arc::new(|_: &perstack_events::Event| {})),
             redactor: Arc::new(Redactor::new()),
+            confinement_probe: None,
         }
+    }
+
+    /// Takes `initializeRuntime`'s confinement report from a probe still running (when the
+    /// setting's trace has none): it is awaited only when that event is built, so the probe
+    /// runs beside the job's creation instead of before the run starts.
+    pub fn with_confinement_probe(
+        mut self,
+        probe: tokio::sync::oneshot::Receiver<ConfinementSummary>,
+    ) -> Self {
+        self.confinement_probe = Some(Arc::new(ConfinementProbe {
+            pending: std::sync::Mutex::new(Some(probe)),
+            done: tokio::sync::OnceCell::new(),
+        }));
+        self
     }
 
     /// Stores jobs, checkpoints and event logs in `storage`.
@@ -260,23 +307,43 @@ impl Runtime {
             .experts
             .get(key)
             .ok_or_else(|| RuntimeError::UnknownExpert(key.clone()))?;
-        let mut emitter = Emitter::open(
-            &setting.job_id,
-            &setting.run_id,
-            key,
-            self.storage.clone(),
-            self.listener.clone(),
-            tracker.clone(),
-            owns_job_usage,
-        )
-        .await?
-        .redacting(Arc::clone(&self.redactor));
-        emitter
-            .emit_runtime(initialize_event(setting, expert.version_or_default()))
-            .await?;
+        // The Expert's tools start beside the run's own start (its log, `initializeRuntime`):
+        // a new host's events are held until that event is out, then flow live.
+        let (host_events, slot) = self.host_slot(setting, hosts).await;
+        let (emitter, opened) = tokio::join!(
+            async {
+                let mut emitter = Emitter::open(
+                    &setting.job_id,
+                    &setting.run_id,
+                    key,
+                    self.storage.clone(),
+                    self.listener.clone(),
+                    tracker.clone(),
+                    owns_job_usage,
+                )
+                .await?
+                .redacting(Arc::clone(&self.redactor));
+                let mut init = initialize_event(setting, expert.version_or_default());
+                if let (RuntimeEventPayload::InitializeRuntime { confinement, .. }, Some(probe)) =
+                    (&mut init, &self.confinement_probe)
+                    && confinement.is_none()
+                {
+                    *confinement = probe.report().await;
+                }
+                emitter.emit_runtime(init).await?;
+                host_events.retarget(emitter.host_target());
+                Ok::<_, RuntimeError>(emitter)
+            },
+            self.open_host(setting, slot, &host_events)
+        );
+        let emitter = emitter?;
+        let opened = match opened {
+            Ok(host) => host.tools().await.map(|tools| (host, tools)),
+            Err(e) => Err(e),
+        };
         // Skills that fail to start end the run with `stopRunByError` after `startRun`, so
         // the checkpoint holds the query and the job resumes once the skill is fixed.
-        let (host, tools, unstarted) = match self.tools_for(setting, hosts, &emitter).await {
+        let (host, tools, unstarted) = match opened {
             Ok((host, tools)) => (host, tools, None),
             Err(e) => {
                 tracing::warn!(expert = %key, "skills did not start: {e}");
@@ -319,32 +386,35 @@ impl Runtime {
         Ok((machine.checkpoint, machine.result_text))
     }
 
-    /// The Expert's tool host, its own events now going to the run of `emitter`, and its
-    /// tools.
-    async fn tools_for(
+    /// The Expert's tool host if this execution opened it already, else the (locked) place
+    /// for it; with the handle of the host's own events, to be pointed at the run about to
+    /// use it (a host still to be opened holds its events until then).
+    async fn host_slot<'h>(
         &self,
         setting: &RunSetting,
-        hosts: &Hosts,
-        emitter: &Emitter,
-    ) -> Result<(Arc<dyn ToolHost>, Vec<ToolEntry>), ToolHostError> {
-        let host = self.host_for(setting, hosts, emitter.host_target()).await?;
-        let tools = host.tools().await?;
-        Ok((host, tools))
+        hosts: &'h Hosts,
+    ) -> (HostEvents, HostSlot<'h>) {
+        let hosts = hosts.lock().await;
+        match hosts.get(&setting.expert_key) {
+            Some((host, events)) => (events.clone(), HostSlot::Open(Arc::clone(host))),
+            None => (
+                HostEvents::held(&setting.job_id, &setting.run_id),
+                HostSlot::Vacant(hosts),
+            ),
+        }
     }
 
-    /// The Expert's tool host, its own events now going to `target` (the run about to use it).
-    async fn host_for(
+    /// The host of `slot`, opened now (its events going to `events`) if it is vacant.
+    async fn open_host(
         &self,
         setting: &RunSetting,
-        hosts: &Hosts,
-        target: Target,
+        slot: HostSlot<'_>,
+        events: &HostEvents,
     ) -> Result<Arc<dyn ToolHost>, ToolHostError> {
-        let mut hosts = hosts.lock().await;
-        if let Some((h, events)) = hosts.get(&setting.expert_key) {
-            events.retarget(target);
-            return Ok(Arc::clone(h));
-        }
-        let events = HostEvents::new(target);
+        let mut hosts = match slot {
+            HostSlot::Open(host) => return Ok(host),
+            HostSlot::Vacant(hosts) => hosts,
+        };
         let request = HostRequest {
             expert_key: setting.expert_key.clone(),
             job_id: setting.job_id.clone(),
@@ -352,9 +422,19 @@ impl Runtime {
             events: events.clone(),
         };
         let host = self.tools.open(request).await?;
-        hosts.insert(setting.expert_key.clone(), (Arc::clone(&host), events));
+        hosts.insert(
+            setting.expert_key.clone(),
+            (Arc::clone(&host), events.clone()),
+        );
         Ok(host)
     }
+}
+
+/// Where an Expert's tool host is: open already, or to be opened (the execution's hosts
+/// locked meanwhile, so one Expert's host is opened once).
+enum HostSlot<'h> {
+    Open(Arc<dyn ToolHost>),
+    Vacant(tokio::sync::MutexGuard<'h, HostMap>),
 }
 
 /// Background tasks of one execution, stopped when it ends.

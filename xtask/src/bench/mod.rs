@@ -73,8 +73,18 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     }
     if !opts.no_build {
         crate::build_perstack(root, true)?;
+        crate::image::build_static_binary(root)?;
     }
-    let bin = target.join("release/perstack");
+    // The figures are the image's binary (what a deployment runs); the side-by-side table
+    // also shows the dynamically linked `cargo build --release` binary.
+    let dynamic = target.join("release/perstack");
+    let bin = crate::image::static_binary_path(root);
+    if !bin.exists() {
+        bail!(
+            "{} is missing: run without --no-build (or `cargo xtask image`) first",
+            bin.display()
+        );
+    }
     if wanted(Part::Peers) {
         let (tools, install_error) = match crate::peers::install_bench(root) {
             Ok(dir) => (dir, None),
@@ -85,6 +95,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         };
         let setup = side_by_side::Setup {
             perstack: bin.clone(),
+            perstack_dynamic: dynamic.clone(),
             tools,
             scratch: out_dir.join("scratch"),
             install_error,
@@ -171,6 +182,15 @@ fn crate_benches(root: &Path, build: bool) -> Result<Vec<String>> {
         "bench: cli.binary_size: {:.2} MB (release, stripped)",
         size as f64 / 1e6
     ));
+    if build {
+        crate::image::build_static_binary(root)?;
+    }
+    if let Ok(m) = std::fs::metadata(crate::image::static_binary_path(root)) {
+        lines.push(format!(
+            "bench: cli.binary_size static: {:.2} MB (the image's binary, +crt-static)",
+            m.len() as f64 / 1e6
+        ));
+    }
     for (name, args) in [
         ("cli.startup --version", vec!["--version"]),
         (

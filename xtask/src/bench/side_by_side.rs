@@ -16,8 +16,11 @@ use super::measure::{Client, Sample, Stats, mb, mean, ms, run_client};
 /// One client of the comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
-    /// This runtime's `perstack run`.
+    /// This runtime's `perstack run`: the static binary the container image ships.
     Perstack,
+    /// The same runtime as `cargo build --release` links it (dynamically, against the
+    /// machine's glibc): what a user who builds from source runs.
+    PerstackDynamic,
     /// agentao (Python), `agentao -p`.
     Agentao,
     /// codex (Rust), `codex exec --json`.
@@ -26,12 +29,18 @@ pub enum Peer {
 
 impl Peer {
     /// Every peer, in table order.
-    pub const ALL: [Peer; 3] = [Peer::Perstack, Peer::Agentao, Peer::Codex];
+    pub const ALL: [Peer; 4] = [
+        Peer::Perstack,
+        Peer::PerstackDynamic,
+        Peer::Agentao,
+        Peer::Codex,
+    ];
 
     /// Its name in tables.
     pub fn name(self) -> &'static str {
         match self {
-            Peer::Perstack => "perstack (this runtime)",
+            Peer::Perstack => "perstack (this runtime, static binary of the image)",
+            Peer::PerstackDynamic => "perstack (`cargo build --release`, dynamic)",
             Peer::Agentao => "agentao 0.5.17 (Python)",
             Peer::Codex => "codex 0.169.0 (Rust)",
         }
@@ -51,8 +60,10 @@ pub struct PeerResult {
 
 /// What the peers need on disk.
 pub struct Setup {
-    /// `target/release/perstack`.
+    /// The image's static binary (`cargo xtask image`'s build).
     pub perstack: PathBuf,
+    /// `target/release/perstack`.
+    pub perstack_dynamic: PathBuf,
     /// `.tools/bench`, where the bench peers were installed (or failed to be).
     pub tools: PathBuf,
     /// A scratch folder for workspaces, homes and outputs.
@@ -114,10 +125,14 @@ fn once(setup: &Setup, peer: Peer, steps: usize, dir: &Path) -> Result<Sample> {
     };
     let mut cmd;
     let (call, end): (fn(usize) -> Turn, Vec<Turn>) = match peer {
-        Peer::Perstack => {
+        Peer::Perstack | Peer::PerstackDynamic => {
             let config = dir.join("perstack.toml");
             std::fs::write(&config, perstack_config())?;
-            cmd = super::measure::perstack_run(&setup.perstack, &config, &ws, &home);
+            let bin = match peer {
+                Peer::PerstackDynamic => &setup.perstack_dynamic,
+                Peer::Perstack | Peer::Agentao | Peer::Codex => &setup.perstack,
+            };
+            cmd = super::measure::perstack_run(bin, &config, &ws, &home);
             cmd.args(["reader", &query]);
             (
                 |i| Turn::call("readTextFile", json!({"path": format!("n{i}.md")})),
@@ -227,7 +242,7 @@ pub fn table(results: &[PeerResult], floor: Duration, runs: usize, steps: usize)
         }
         let f = figures(r, floor);
         let ratio = |ours: f64, theirs: f64| match (r.peer, ours > 0.0) {
-            (Peer::Perstack, _) | (_, false) => String::new(),
+            (Peer::Perstack | Peer::PerstackDynamic, _) | (_, false) => String::new(),
             (Peer::Agentao | Peer::Codex, true) => format!(" **{:.1}×**", theirs / ours),
         };
         let (bf, br, bs) = base.map_or((0.0, 0.0, 0.0), |b| {

@@ -46,7 +46,8 @@ impl Engine {
         let factory = Arc::new(factory);
         let runtime = Runtime::new(Arc::new(p.provider), factory.clone())
             .with_storage(Arc::clone(&p.storage))
-            .with_redactor(p.redactor);
+            .with_redactor(p.redactor)
+            .with_confinement_probe(p.probe.into_receiver());
         let runtime = match listener.into() {
             Listener::Full(l) => runtime.with_listener(l),
             Listener::Compact(l) => runtime.with_compact_listener(l),

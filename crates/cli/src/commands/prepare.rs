@@ -31,6 +31,8 @@ pub(crate) struct Prepared {
     pub(crate) storage: Arc<Storage>,
     /// Every credential value the runtime holds plus the secret shapes, shared by every sink.
     pub(crate) redactor: Arc<perstack_sandbox::Redactor>,
+    /// The confinement probe, still running: its report goes into `initializeRuntime`.
+    pub(crate) probe: crate::confinement::Probe,
 }
 
 pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
@@ -194,7 +196,6 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     }
     setting.trace.provider_endpoint = Some(crate::confinement::provider_endpoint(&provider));
     setting.trace.egress = egress.as_ref().map(ToString::to_string);
-    setting.trace.confinement = Some(probe.join());
     let lock_path = loaded.dir().join(LOCKFILE_NAME);
     let lockfile = if lock_path.exists() {
         Some(Lockfile::read(&lock_path).map_err(|e| e.to_string())?)
@@ -208,6 +209,7 @@ pub(crate) fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         host_options,
         storage,
         redactor,
+        probe,
     })
 }
 
