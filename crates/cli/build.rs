@@ -1,8 +1,15 @@
-//! Records the git revision the binary is built from, for `initializeRuntime.gitRevision`.
+//! Records the git revision the binary is built from, for `initializeRuntime.gitRevision`,
+//! and lays out the release binary's code (docs/performance.md, "Code layout").
 
+use std::path::Path;
 use std::process::Command;
 
 fn main() {
+    git_revision();
+    code_layout();
+}
+
+fn git_revision() {
     // Rebuild when HEAD moves (a missing .git makes these no-ops).
     println!("cargo:rerun-if-changed=../../.git/HEAD");
     println!("cargo:rerun-if-changed=../../.git/refs/heads");
@@ -20,5 +27,46 @@ fn main() {
         .filter(|s| !s.is_empty());
     if let Some(rev) = rev {
         println!("cargo:rustc-env=PERSTACK_GIT_REVISION={rev}");
+    }
+}
+
+/// The functions a run executes (`hot-functions.txt`, written by `cargo xtask code-layout`)
+/// are placed next to each other: the kernel maps code in 64 KiB windows around each page
+/// a run touches, so hot code spread over the whole `.text` makes most of it resident.
+/// Release builds for x86-64 Linux only, where rustc links with LLD (the only linker here
+/// that takes a symbol ordering file); `PERSTACK_CODE_LAYOUT=off` turns it off.
+fn code_layout() {
+    println!("cargo:rerun-if-changed=hot-functions.txt");
+    println!("cargo:rerun-if-env-changed=PERSTACK_CODE_LAYOUT");
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    if var("PROFILE") != "release" || var("TARGET") != "x86_64-unknown-linux-gnu" {
+        return;
+    }
+    if var("PERSTACK_CODE_LAYOUT") == "off" {
+        return;
+    }
+    // A build that chose another linker would fail on LLD's options.
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    if flags.contains("linker-features=-lld") || flags.contains("fuse-ld=") {
+        return;
+    }
+    // The link map goes next to the binary (OUT_DIR is <profile dir>/build/<crate>/out):
+    // `cargo xtask code-layout` maps executed addresses to functions with it.
+    let out_dir = std::path::PathBuf::from(var("OUT_DIR"));
+    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+        println!(
+            "cargo:rustc-link-arg-bin=perstack=-Wl,-Map={}",
+            profile_dir.join("perstack.map").display()
+        );
+    }
+    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("hot-functions.txt");
+    if order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bin=perstack=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        // Functions renamed or removed since the list was written are skipped quietly;
+        // `cargo xtask code-layout` reports how much of the list still matches.
+        println!("cargo:rustc-link-arg-bin=perstack=-Wl,--no-warn-symbol-ordering");
     }
 }

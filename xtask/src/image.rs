@@ -111,6 +111,11 @@ pub fn static_binary_path(root: &Path) -> PathBuf {
     target_dir(root).join(TARGET).join("release/perstack")
 }
 
+/// The link map of the static binary (written by crates/cli/build.rs).
+pub fn static_link_map(root: &Path) -> PathBuf {
+    target_dir(root).join(TARGET).join("release/perstack.map")
+}
+
 fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root.join(dir),

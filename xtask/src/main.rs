@@ -8,6 +8,7 @@ mod demo;
 mod demo_container;
 mod e2e;
 mod image;
+mod layout;
 mod peers;
 mod schema;
 mod test;
@@ -60,6 +61,11 @@ enum Task {
         #[arg(long, env = "PERSTACK_DOCKER", default_value = "docker")]
         docker: String,
     },
+    /// Record which functions a run executes (the static release binary under Valgrind's
+    /// callgrind, against the scripted LLM) into crates/cli/hot-functions.txt, which the
+    /// release link uses to place them together; then rebuild. Rerun after large changes
+    /// (docs/performance.md, "Code layout"). Needs valgrind.
+    CodeLayout,
     /// Build the container image offline: a static binary on an empty root filesystem
     /// (docker/Dockerfile's final stage), tagged perstack:<version> and perstack:latest, then
     /// smoke-test it with the hardening flags (docs/container.md).
@@ -103,6 +109,7 @@ fn main() -> Result<()> {
             cargo_args,
         } => test::run(&root, !no_install, &cargo_args),
         Task::Peers => peers::install(&root),
+        Task::CodeLayout => layout::run(&root),
         Task::Bench(options) => bench::run(&root, &options),
         Task::Demo {
             no_build,

@@ -10,7 +10,7 @@ mod chart;
 mod concurrent;
 mod measure;
 mod scaling;
-mod side_by_side;
+pub mod side_by_side;
 mod targets;
 
 use std::io::Write;
