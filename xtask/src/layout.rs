@@ -16,8 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use perstack_testkit::{ScriptOptions, ScriptedLlm, Turn};
-use serde_json::json;
+use perstack_testkit::{ScriptOptions, ScriptedLlm};
 
 /// Where the list lives (read by crates/cli/build.rs).
 pub const LIST: &str = "crates/cli/hot-functions.txt";
@@ -88,17 +87,6 @@ fn scenarios() -> Vec<Vec<&'static str>> {
     ]
 }
 
-fn script() -> Vec<Turn> {
-    let mut s: Vec<Turn> = std::iter::repeat_n(
-        Turn::call("readTextFile", json!({"path": "notes.md"})),
-        STEPS,
-    )
-    .collect();
-    s.push(Turn::call("attemptCompletion", json!({})));
-    s.push(Turn::text("Done."));
-    s
-}
-
 /// Runs `perstack <args>` under callgrind in `scratch`'s workspace; a `run` gets the bench's
 /// Expert and a scripted LLM.
 fn record(bin: &Path, scratch: &Path, args: &[&str], out: &Path) -> Result<()> {
@@ -108,7 +96,7 @@ fn record(bin: &Path, scratch: &Path, args: &[&str], out: &Path) -> Result<()> {
     let config = scratch.join("perstack.toml");
     std::fs::write(&config, crate::bench::side_by_side::perstack_config())?;
     let llm = ScriptedLlm::start_with(
-        script(),
+        crate::bench::scaling::script(STEPS),
         ScriptOptions {
             by_depth: true,
             discard_bodies: true,

@@ -9,7 +9,7 @@
 mod chart;
 mod concurrent;
 mod measure;
-mod scaling;
+pub mod scaling;
 pub mod side_by_side;
 mod targets;
 

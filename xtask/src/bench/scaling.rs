@@ -101,7 +101,8 @@ pub fn run(perstack: &Path, scratch: &Path, step_counts: &[usize], count_syncs: 
     rows
 }
 
-fn script(steps: usize) -> Vec<Turn> {
+/// The bench's script: `steps` reads of notes.md, then attemptCompletion.
+pub fn script(steps: usize) -> Vec<Turn> {
     let mut s: Vec<Turn> = std::iter::repeat_n(
         Turn::call("readTextFile", json!({"path": "notes.md"})),
         steps,
