@@ -58,6 +58,8 @@ fn code_layout() {
             "cargo:rustc-link-arg-bin=perstack=-Wl,-Map={}",
             profile_dir.join("perstack.map").display()
         );
+        // Symbols as the ordering file names them (mangled), not demangled.
+        println!("cargo:rustc-link-arg-bin=perstack=-Wl,--no-demangle");
     }
     let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("hot-functions.txt");
     if order.is_file() {

@@ -141,15 +141,22 @@ fn record(bin: &Path, scratch: &Path, args: &[&str], out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One function section of the binary's `.text`, from the link map.
+/// One input section of the binary's `.text`, from the link map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
     /// Address in the linked binary.
     pub start: u64,
     /// Bytes.
     pub size: u64,
-    /// The function's symbol (the section is `.text.<symbol>`).
+    /// The first symbol it defines: listing it moves the whole section (LLD orders sections
+    /// by the symbols they hold). A Rust function's section (`.text.<symbol>`, or
+    /// `.text.unlikely.<symbol>` for cold code) holds just that function; a C object's plain
+    /// `.text` holds all of its functions.
     pub symbol: String,
+    /// The input section's name (`.text.…`).
+    pub name: String,
+    /// The object it comes from, as the map names it (`…/libc.a(malloc.o)`).
+    pub file: String,
 }
 
 fn read_map(path: &Path) -> Result<Vec<Section>> {
@@ -158,36 +165,85 @@ fn read_map(path: &Path) -> Result<Vec<Section>> {
     let sections = parse_map(&text);
     if sections.is_empty() {
         bail!(
-            "{} lists no function sections: was the binary linked by LLD?",
+            "{} lists no code sections: was the binary linked by LLD (crates/cli/build.rs)?",
             path.display()
         );
     }
     Ok(sections)
 }
 
-/// The function sections (`.text.<symbol>` input sections) of an LLD link map, by address.
+/// The input sections of the `.text` output section of an LLD link map, by address.
+///
+/// The map has columns `VMA LMA Size Align Out In Symbol`; an output section is named in the
+/// `Out` column, an input section (`file:(section)`) in the `In` column, a symbol it defines
+/// in the `Symbol` column.
 pub fn parse_map(map: &str) -> Vec<Section> {
-    let mut out: Vec<Section> = map
-        .lines()
-        .filter_map(|line| {
-            // "VMA LMA Size Align In": an input section line ends in `file:(section)`.
-            let mut cols = line.split_whitespace();
-            let start = u64::from_str_radix(cols.next()?, 16).ok()?;
-            let _lma = cols.next()?;
-            let size = u64::from_str_radix(cols.next()?, 16).ok()?;
-            let _align = cols.next()?;
-            let input = cols.next()?;
-            let section = input.rsplit_once(":(")?.1.strip_suffix(')')?;
-            let symbol = section.strip_prefix(".text.")?;
-            (size > 0 && !symbol.is_empty()).then(|| Section {
-                start,
-                size,
-                symbol: symbol.to_string(),
-            })
-        })
-        .collect();
+    let mut lines = map.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let (Some(in_col), Some(sym_col)) = (header.find(" In ").map(|i| i + 1), header.find("Symbol"))
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<Section> = Vec::new();
+    let mut in_text = false;
+    let mut pending: Option<Section> = None;
+    for line in lines {
+        let mut cols = line.split_whitespace();
+        let (Some(vma), Some(_lma), Some(size), Some(_align)) =
+            (cols.next(), cols.next(), cols.next(), cols.next())
+        else {
+            continue;
+        };
+        let (Ok(start), Ok(size)) = (u64::from_str_radix(vma, 16), u64::from_str_radix(size, 16))
+        else {
+            continue;
+        };
+        let Some(name) = cols.next() else { continue };
+        let Some(col) = fifth_column(line) else {
+            continue;
+        };
+        if col < in_col {
+            in_text = name == ".text";
+            pending = None;
+        } else if col < sym_col {
+            pending = None;
+            if !in_text || size == 0 {
+                continue;
+            }
+            if let Some((file, section)) = name.rsplit_once(":(") {
+                pending = Some(Section {
+                    start,
+                    size,
+                    symbol: String::new(),
+                    name: section.trim_end_matches(')').to_string(),
+                    file: file.to_string(),
+                });
+            }
+        } else if let Some(mut section) = pending.take() {
+            section.symbol = name.to_string();
+            out.push(section);
+        }
+    }
     out.sort_by_key(|s| s.start);
     out
+}
+
+/// Where the fifth space-separated column of `line` starts.
+fn fifth_column(line: &str) -> Option<usize> {
+    let mut seen = 0;
+    let mut after_space = true;
+    for (i, c) in line.char_indices() {
+        if c != ' ' && after_space {
+            seen += 1;
+            if seen == 5 {
+                return Some(i);
+            }
+        }
+        after_space = c == ' ';
+    }
+    None
 }
 
 /// The instruction addresses a callgrind profile (`--dump-instr=yes --compress-pos=no`)
@@ -218,11 +274,28 @@ pub fn executed_addresses(profile: &str) -> BTreeSet<u64> {
     out
 }
 
-/// The sections holding at least one executed address, in address order.
+/// The sections holding at least one executed address, in address order, plus the siblings
+/// of an executed C library string function: glibc picks its variant (`memmove-avx512-…`,
+/// `memmove-avx-…`) by the CPU at start, and the CPU that runs the binary need not be the one
+/// Valgrind emulated.
 pub fn hot_sections<'a>(sections: &'a [Section], executed: &BTreeSet<u64>) -> Vec<&'a Section> {
+    let hit = |s: &Section| executed.range(s.start..s.start + s.size).next().is_some();
+    let family = |s: &Section| -> Option<String> {
+        // A variant lives in `libc.a(<function>-<variant>.o)`, in a `.text.<isa>` section.
+        if s.name == ".text" {
+            return None;
+        }
+        let member = s.file.rsplit_once("libc.a(")?.1;
+        Some(member.split_once('-')?.0.to_string())
+    };
+    let families: BTreeSet<String> = sections
+        .iter()
+        .filter(|s| hit(s))
+        .filter_map(&family)
+        .collect();
     sections
         .iter()
-        .filter(|s| executed.range(s.start..s.start + s.size).next().is_some())
+        .filter(|s| hit(s) || family(s).is_some_and(|f| families.contains(&f)))
         .collect()
 }
 
@@ -233,28 +306,54 @@ mod tests {
 
     // The shape of LLD's `-Map` output: output sections, input sections, symbols.
     const MAP: &str = "             VMA              LMA     Size Align Out     In      Symbol
+             2a8              2a8       20     4 .note.ABI-tag
+             2a8              2a8       20     4         /usr/lib/rcrt1.o:(.note.ABI-tag)
+             2a8              2a8       20     1                 __abi_tag
           335380           335380   db9a7c    64 .text
           335380           335380       2c    16         /usr/lib/crt1.o:(.text)
           335380           335380        0     1                 _start
           3353c0           3353c0       40    16         perstack.o:(.text._ZN4main17h01E)
           3353c0           3353c0        0     1                 _ZN4main17h01E
           335400           335400       80    16         perstack.o:(.text._ZN4cold17h02E)
-          335480           335480       10    16         perstack.o:(.text._ZN3hot17h03E)
+          335400           335400        0     1                 _ZN4cold17h02E
+          335480           335480       10    16         perstack.o:(.text.unlikely._RNv4grow)
+          335480           335480        0     1                 _RNv4grow
+          335500           335500      100    16         /usr/lib/libc.a(malloc.o):(.text)
+          335500           335500        0     1                 __libc_malloc
+          335540           335540        0     1                 __libc_free
+          335600           335600       40    64         /usr/lib/libc.a(memmove-avx512-erms.o):(.text.evex512)
+          335600           335600        0     1                 __memmove_avx512_erms
+          335640           335640       40    64         /usr/lib/libc.a(memmove-sse2-erms.o):(.text)
+          335640           335640        0     1                 __memmove_sse2_erms
+          335680           335680       40    64         /usr/lib/libc.a(memmove-avx-erms.o):(.text.avx)
+          335680           335680        0     1                 __memmove_avx_erms
+         1200000          1200000       10     8 .rodata
+         1200000          1200000       10     8         perstack.o:(.rodata._ZN5TABLE)
+         1200000          1200000        0     1                 _ZN5TABLE
 ";
 
+    fn symbols(sections: &[&Section]) -> Vec<String> {
+        sections.iter().map(|s| s.symbol.clone()).collect()
+    }
+
     #[test]
-    fn a_link_map_gives_the_function_sections_by_address() {
+    fn a_link_map_gives_the_code_sections_by_address_named_by_their_first_symbol() {
         let got = parse_map(MAP);
-        let names: Vec<(u64, u64, &str)> = got
+        let rows: Vec<(u64, u64, &str, &str)> = got
             .iter()
-            .map(|s| (s.start, s.size, s.symbol.as_str()))
+            .map(|s| (s.start, s.size, s.symbol.as_str(), s.name.as_str()))
             .collect();
         assert_eq!(
-            names,
+            rows,
             vec![
-                (0x3353c0, 0x40, "_ZN4main17h01E"),
-                (0x335400, 0x80, "_ZN4cold17h02E"),
-                (0x335480, 0x10, "_ZN3hot17h03E"),
+                (0x335380, 0x2c, "_start", ".text"),
+                (0x3353c0, 0x40, "_ZN4main17h01E", ".text._ZN4main17h01E"),
+                (0x335400, 0x80, "_ZN4cold17h02E", ".text._ZN4cold17h02E"),
+                (0x335480, 0x10, "_RNv4grow", ".text.unlikely._RNv4grow"),
+                (0x335500, 0x100, "__libc_malloc", ".text"),
+                (0x335600, 0x40, "__memmove_avx512_erms", ".text.evex512"),
+                (0x335640, 0x40, "__memmove_sse2_erms", ".text"),
+                (0x335680, 0x40, "__memmove_avx_erms", ".text.avx"),
             ]
         );
     }
@@ -262,13 +361,25 @@ mod tests {
     #[test]
     fn only_sections_holding_an_executed_address_are_hot() {
         let sections = parse_map(MAP);
-        // One address inside main, one at hot's first byte, one past hot's end.
-        let executed: BTreeSet<u64> = [0x3353d0, 0x335480, 0x335490].into_iter().collect();
-        let hot: Vec<&str> = hot_sections(&sections, &executed)
-            .iter()
-            .map(|s| s.symbol.as_str())
+        // Inside main, at grow's first byte, past grow's end, in free (inside malloc.o).
+        let executed: BTreeSet<u64> = [0x3353d0, 0x335480, 0x335490, 0x335540]
+            .into_iter()
             .collect();
-        assert_eq!(hot, vec!["_ZN4main17h01E", "_ZN3hot17h03E"]);
+        assert_eq!(
+            symbols(&hot_sections(&sections, &executed)),
+            vec!["_ZN4main17h01E", "_RNv4grow", "__libc_malloc"]
+        );
+    }
+
+    #[test]
+    fn an_executed_string_function_variant_brings_its_siblings() {
+        let sections = parse_map(MAP);
+        let executed: BTreeSet<u64> = [0x335690].into_iter().collect();
+        // The AVX-512 variant too; the plain `.text` one is not a CPU variant section.
+        assert_eq!(
+            symbols(&hot_sections(&sections, &executed)),
+            vec!["__memmove_avx512_erms", "__memmove_avx_erms"]
+        );
     }
 
     #[test]
