@@ -45,9 +45,15 @@ fn code_layout() {
     if var("PERSTACK_CODE_LAYOUT") == "off" {
         return;
     }
-    // A build that chose another linker would fail on LLD's options.
+    // LLD is rustc's default linker here from 1.90 on; a build on an older toolchain or one
+    // that chose another linker would fail on LLD's options, so it gets the default layout.
     let flags = var("CARGO_ENCODED_RUSTFLAGS");
-    if flags.contains("linker-features=-lld") || flags.contains("fuse-ld=") {
+    if flags.contains("linker-features=-lld")
+        || flags.contains("fuse-ld=")
+        || flags.contains("linker=")
+        || !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty()
+        || !rustc_links_with_lld()
+    {
         return;
     }
     // The link map goes next to the binary (OUT_DIR is <profile dir>/build/<crate>/out):
@@ -71,4 +77,25 @@ fn code_layout() {
         // `cargo xtask code-layout` reports how much of the list still matches.
         println!("cargo:rustc-link-arg-bin=perstack=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// Whether the compiler is 1.90 or newer (rust-lld by default on x86-64 Linux).
+fn rustc_links_with_lld() -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = Command::new(rustc).arg("--version").output() else {
+        return false;
+    };
+    // "rustc 1.95.0 (59807616e 2026-04-14)"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let minor = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|m| m.parse::<u32>().ok());
+    let major = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    matches!((major, minor), (Some(1), Some(m)) if m >= 90) || major.is_some_and(|m| m > 1)
 }
