@@ -85,6 +85,14 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             bin.display()
         );
     }
+    // A stale code layout shows up as memory; say how much of the list the binary still has.
+    report.push_str(&match crate::layout::coverage(root) {
+        Ok((found, listed)) => format!(
+            "\nCode layout: the static binary has {found} of the {listed} functions of {} (`cargo xtask code-layout` rewrites it).\n",
+            crate::layout::LIST
+        ),
+        Err(e) => format!("\nCode layout: not checked ({e:#}).\n"),
+    });
     if wanted(Part::Peers) {
         let (tools, install_error) = match crate::peers::install_bench(root) {
             Ok(dir) => (dir, None),
