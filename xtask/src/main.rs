@@ -97,6 +97,20 @@ enum Task {
         #[arg(last = true)]
         test_args: Vec<String>,
     },
+    /// (Used by `bench`.) Run a program and write its peak resident memory to REPORT.
+    ///
+    /// A child's peak as `wait4` reports it is at least the parent's own peak when the child
+    /// was started by vfork (the kernel keeps the old address space's high-water mark across
+    /// `exec`); the bench's own process would show through every figure. This small, freshly
+    /// started process is the parent instead.
+    #[command(hide = true)]
+    PeakRss {
+        /// Where to write the peak, in bytes.
+        report: std::path::PathBuf,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -111,6 +125,7 @@ fn main() -> Result<()> {
         Task::Peers => peers::install(&root),
         Task::CodeLayout => layout::run(&root),
         Task::Bench(options) => bench::run(&root, &options),
+        Task::PeakRss { report, command } => bench::measure::peak_rss_helper(&report, &command),
         Task::Demo {
             no_build,
             container: false,

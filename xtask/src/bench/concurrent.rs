@@ -68,7 +68,7 @@ pub fn run(
     let mut cmd = Command::new(target.join("release/examples/concurrent"));
     cmd.args([executions.to_string(), steps.to_string()])
         .env("PERSTACK_BENCH_LLM", &llm.base_url);
-    let sample = super::measure::run_plain(cmd, &out_path)?;
+    let sample = super::measure::run_plain(&cmd, &out_path)?;
     let text = std::fs::read_to_string(&out_path)?;
     let line: Value = text
         .lines()

@@ -24,7 +24,8 @@ pub struct Sample {
 
 /// A client command to run against a fresh scripted LLM.
 pub struct Client<'a> {
-    /// The command, its environment set; stdout is captured to `stdout_path`.
+    /// The command, its environment cleared and set in full (it runs under the `peak-rss`
+    /// helper, which passes on only the variables set here); stdout goes to `stdout_path`.
     pub command: Command,
     /// The script, answered by conversation depth.
     pub script: Vec<Turn>,
@@ -50,15 +51,17 @@ pub fn run_client(
     let stdout = std::fs::File::create(client.stdout_path)?;
     let stderr_path = client.stdout_path.with_extension("stderr");
     let stderr = std::fs::File::create(&stderr_path)?;
+    let report = client.stdout_path.with_extension("rss");
+    let mut command = under_helper(&client.command, &report, false)?;
     let start = Instant::now();
-    let child = client
-        .command
+    let child = command
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
         .spawn()
         .with_context(|| format!("starting {:?}", client.command.get_program()))?;
-    let (status, peak_rss) = wait_with_peak_rss(child.id())?;
+    let (status, _) = wait_with_peak_rss(child.id())?;
+    let peak_rss = read_report(&report);
     let timings = llm.timings();
     let stdout_bytes = std::fs::metadata(client.stdout_path)?.len();
     if status != 0 || timings.len() < client.expect_requests {
@@ -113,15 +116,80 @@ pub fn perstack_run(program: &Path, config: &Path, ws: &Path, home: &Path) -> Co
     cmd
 }
 
-/// Runs `cmd` with stdout to `stdout_path` (stderr shown); its exit code and peak memory.
-pub fn run_plain(mut cmd: Command, stdout_path: &Path) -> Result<(i32, u64)> {
-    let child = cmd
+/// Runs `cmd` (its environment added to this process's) with stdout to `stdout_path`
+/// (stderr shown); its exit code and peak memory.
+pub fn run_plain(cmd: &Command, stdout_path: &Path) -> Result<(i32, u64)> {
+    let report = stdout_path.with_extension("rss");
+    let child = under_helper(cmd, &report, true)?
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(stdout_path)?)
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-    wait_with_peak_rss(child.id())
+    let (code, _) = wait_with_peak_rss(child.id())?;
+    Ok((code, read_report(&report)))
+}
+
+/// `cmd` run by the `peak-rss` helper (`cargo xtask peak-rss`), which writes the peak to
+/// `report`: a child started by this (large) process would report at least this process's
+/// own peak. The helper gets `cmd`'s variables, its folder and, unless `inherit_env`, no
+/// others, and passes them on unchanged.
+fn under_helper(cmd: &Command, report: &Path, inherit_env: bool) -> Result<Command> {
+    let _ = std::fs::remove_file(report);
+    let mut helper = Command::new(std::env::current_exe().context("locating the xtask binary")?);
+    if !inherit_env {
+        helper.env_clear();
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => helper.env(key, v),
+            None => helper.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        helper.current_dir(dir);
+    }
+    helper
+        .arg("peak-rss")
+        .arg(report)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    Ok(helper)
+}
+
+/// The peak the helper wrote, 0 when it wrote none (it could not start the program).
+fn read_report(report: &Path) -> u64 {
+    std::fs::read_to_string(report)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `cargo xtask peak-rss REPORT -- PROGRAM ARGS..`: runs the program (this process's
+/// environment, folder and standard streams), writes its peak resident memory in bytes to
+/// REPORT and exits with its exit code (128 + signal when killed).
+#[allow(unsafe_code)]
+pub fn peak_rss_helper(report: &Path, command: &[std::ffi::OsString]) -> Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        bail!("peak-rss: no program given");
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // A hook makes std fork rather than vfork: the forked copy holds only this process's
+    // anonymous pages (its code is not copied), so the high-water mark `exec` carries over
+    // is a few hundred KB instead of all this process has touched.
+    // SAFETY: the hook does nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || Ok(()));
+    }
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", program.to_string_lossy()))?;
+    let (code, peak) = wait_with_peak_rss(child.id())?;
+    std::fs::write(report, peak.to_string())
+        .with_context(|| format!("writing {}", report.display()))?;
+    std::process::exit(code)
 }
 
 /// Waits for child `pid` and returns its exit status (128+signal when killed) and its peak
@@ -152,18 +220,25 @@ fn wait_with_peak_rss(pid: u32) -> Result<(i32, u64)> {
     Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024))
 }
 
-/// The process-spawn floor: median spawn-to-exit time of `true` over `runs` runs.
-pub fn spawn_floor(runs: usize) -> Result<Duration> {
+/// The process-spawn floor: median spawn-to-exit time of `true` over `runs` runs, started
+/// the way the clients are (through the `peak-rss` helper); and the peak memory the helper
+/// reports for `true`, the least any figure can show.
+pub fn spawn_floor(runs: usize, scratch: &Path) -> Result<(Duration, u64)> {
+    std::fs::create_dir_all(scratch)?;
+    let report = scratch.join("floor.rss");
     let mut times = Vec::with_capacity(runs);
+    let mut peaks = Vec::with_capacity(runs);
     for _ in 0..runs {
+        let mut cmd = under_helper(&Command::new("true"), &report, true)?;
         let start = Instant::now();
-        let status = Command::new("true").status().context("running true")?;
+        let status = cmd.status().context("running true")?;
         times.push(start.elapsed());
         if !status.success() {
             bail!("`true` failed");
         }
+        peaks.push(read_report(&report));
     }
-    Ok(Stats::of(&times).median)
+    Ok((Stats::of(&times).median, Stats::of(&peaks).median))
 }
 
 /// Median, min and max of some durations or sizes.

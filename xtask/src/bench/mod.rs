@@ -8,7 +8,7 @@
 
 mod chart;
 mod concurrent;
-mod measure;
+pub mod measure;
 pub mod scaling;
 pub mod side_by_side;
 mod targets;
@@ -108,12 +108,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             scratch: out_dir.join("scratch"),
             install_error,
         };
-        let floor = measure::spawn_floor(40)?;
+        let (floor, rss_floor) = measure::spawn_floor(40, &out_dir.join("scratch"))?;
         let results = side_by_side::run(&setup, opts.runs, opts.steps);
         checks.side_by_side(&results, floor);
         report.push_str(&format!(
-            "\n## Side by side\n\n{}",
-            side_by_side::table(&results, floor, opts.runs, opts.steps)
+            "\n## Side by side\n\n{}\nEvery client is started by the bench's `peak-rss` helper, which takes the peak from `wait4`; for `true` it reports {:.1} MB, the least a figure can show.\n",
+            side_by_side::table(&results, floor, opts.runs, opts.steps),
+            measure::mb(rss_floor)
         ));
     }
     if wanted(Part::Scaling) {
