@@ -97,6 +97,14 @@ enum Task {
         #[arg(last = true)]
         test_args: Vec<String>,
     },
+    /// Serve the bench's script (STEPS file reads, then attemptCompletion) on loopback until
+    /// killed, printing the base URL to set as OPENAI_BASE_URL: for profiling a run by hand
+    /// (docs/performance.md, "Profiling a step").
+    ServeScript {
+        /// Tool steps in the script.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+    },
     /// (Used by `bench`.) Run a program and write its peak resident memory to REPORT.
     ///
     /// A child's peak as `wait4` reports it is at least the parent's own peak when the child
@@ -125,6 +133,7 @@ fn main() -> Result<()> {
         Task::Peers => peers::install(&root),
         Task::CodeLayout => layout::run(&root),
         Task::Bench(options) => bench::run(&root, &options),
+        Task::ServeScript { steps } => bench::scaling::serve(steps),
         Task::PeakRss { report, command } => bench::measure::peak_rss_helper(&report, &command),
         Task::Demo {
             no_build,

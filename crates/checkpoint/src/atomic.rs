@@ -18,6 +18,8 @@ pub(crate) struct SyncCounter {
     /// Files and folders written with [`Durability::Deferred`] whose `fsync` is owed: made
     /// before the next durable sync through this counter returns.
     owed: Mutex<Vec<PathBuf>>,
+    /// The spare files [`Durability::Replaced`] writes go through.
+    spares: crate::spare::Spares,
 }
 
 /// How many durable syncs and renames storage made (see `docs/storage.md`, "Crash safety").
@@ -108,8 +110,9 @@ pub(crate) enum Durability {
     /// Temp file, fsync, rename, fsync of the folder: on disk when this returns, even
     /// across a power loss.
     Synced,
-    /// Temp file and rename, no sync: a killed process leaves the old or the new file, but a
-    /// power loss may lose the write (used for files rebuilt from the event log).
+    /// Written into the folder's spare file and swapped with the target, no sync (see
+    /// `spare.rs`: no inode is freed): a killed process leaves the old or the new file, but
+    /// a power loss may lose the write (used for files rebuilt from the event log).
     Replaced,
     /// Temp file and rename now; the `fsync` of the file and of the folder (and of new
     /// folders' parents) is owed and made just before the next durable sync through the same
@@ -130,6 +133,11 @@ pub(crate) fn write_atomic(
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     crate::layout::refuse_link(dir)?;
     create_dirs(counter, dir, durability)?;
+    if durability == Durability::Replaced
+        && let Some(done) = counter.spares.replace(dir, path, bytes, &counter.rename)
+    {
+        return done;
+    }
     let mut suffix = [0u8; 8];
     // A clash only costs a retry by the caller; the pid keeps concurrent writers apart.
     let _ = getrandom::fill(&mut suffix);

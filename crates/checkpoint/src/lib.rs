@@ -33,6 +33,7 @@ mod layout;
 mod message_log;
 pub mod query;
 mod recover;
+mod spare;
 mod store;
 mod store_events;
 mod suspended;

@@ -66,6 +66,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         machine(),
         command_line()
     );
+    let scratch = Scratch::new(&out_dir)?;
     let mut lines = Vec::new();
     let mut checks = targets::Checks::default();
     if wanted(Part::Crates) {
@@ -105,10 +106,10 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             perstack: bin.clone(),
             perstack_dynamic: dynamic.clone(),
             tools,
-            scratch: out_dir.join("scratch"),
+            scratch: scratch.0.clone(),
             install_error,
         };
-        let (floor, rss_floor) = measure::spawn_floor(40, &out_dir.join("scratch"))?;
+        let (floor, rss_floor) = measure::spawn_floor(40, &scratch.0)?;
         let results = side_by_side::run(&setup, opts.runs, opts.steps);
         checks.side_by_side(&results, floor);
         report.push_str(&format!(
@@ -119,7 +120,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     }
     if wanted(Part::Scaling) {
         let strace = scaling::have_strace();
-        let rows = scaling::run(&bin, &out_dir.join("scratch"), &opts.scaling, strace);
+        let rows = scaling::run(&bin, &scratch.0, &opts.scaling, strace);
         checks.scaling(&rows);
         report.push_str(&format!("\n## Scaling\n\n{}", scaling::table(&rows)));
         if !strace {
@@ -163,6 +164,37 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{report}")?;
     Ok(())
+}
+
+/// The bench's scratch folder (workspaces, homes, outputs), removed when the bench ends and
+/// not before: on ext4 without a journal, every file created in the minutes after many files
+/// were deleted pays for stepping over their inodes, which would slow the clients measured
+/// next (docs/performance.md). A scratch folder left by an interrupted bench is moved aside
+/// (a rename, which frees nothing) and removed at the end too.
+struct Scratch(std::path::PathBuf, Option<std::path::PathBuf>);
+
+impl Scratch {
+    fn new(out_dir: &Path) -> Result<Self> {
+        let dir = out_dir.join("scratch");
+        let mut old = None;
+        if dir.exists() {
+            let aside = out_dir.join(format!("scratch-old-{}", std::process::id()));
+            std::fs::rename(&dir, &aside)
+                .with_context(|| format!("moving {} aside", dir.display()))?;
+            old = Some(aside);
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir, old))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        if let Some(old) = &self.1 {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
 }
 
 fn crate_benches(root: &Path, build: bool) -> Result<Vec<String>> {

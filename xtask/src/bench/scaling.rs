@@ -113,6 +113,22 @@ pub fn script(steps: usize) -> Vec<Turn> {
     s
 }
 
+/// `cargo xtask serve-script`: the scripted LLM the bench uses, serving `script(steps)`
+/// (answered by conversation depth, bodies discarded) until the process is killed.
+pub fn serve(steps: usize) -> Result<()> {
+    let llm = perstack_testkit::ScriptedLlm::start_with(
+        script(steps),
+        perstack_testkit::ScriptOptions {
+            by_depth: true,
+            discard_bodies: true,
+        },
+    )?;
+    println!("{}", llm.base_url);
+    loop {
+        std::thread::park();
+    }
+}
+
 struct Dirs {
     dir: PathBuf,
     ws: PathBuf,
@@ -179,7 +195,6 @@ fn once(
     } else {
         (None, None)
     };
-    let _ = std::fs::remove_dir_all(&d.dir);
     Ok(Figures {
         step: mean(&sample.step_times),
         growth: if first.is_zero() {
@@ -242,7 +257,6 @@ fn count(perstack: &Path, scratch: &Path, steps: usize, events: Events) -> Resul
             })
             .sum()
     };
-    let _ = std::fs::remove_dir_all(&d.dir);
     Ok((
         calls(&["fsync", "fdatasync"]),
         calls(&["rename", "renameat", "renameat2"]),

@@ -86,13 +86,13 @@ pub fn run(setup: &Setup, runs: usize, steps: usize) -> Vec<PeerResult> {
         .collect();
     for round in 0..runs {
         for result in &mut results {
+            // Kept until the bench ends (`bench::Scratch`): files deleted now would slow the
+            // next client's file creation on some disks.
             let dir = setup.scratch.join(format!("{:?}-{round}", result.peer));
-            let _ = std::fs::remove_dir_all(&dir);
             match once(setup, result.peer, steps, &dir) {
                 Ok(sample) => result.samples.push(sample),
                 Err(e) => result.failures.push(format!("{e:#}")),
             }
-            let _ = std::fs::remove_dir_all(&dir);
         }
         eprintln!("bench: side by side, round {}/{runs} done", round + 1);
     }
