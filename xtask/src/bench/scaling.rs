@@ -4,6 +4,7 @@
 //! `strace -c -f` where strace is installed.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -123,7 +124,7 @@ pub fn serve(steps: usize) -> Result<()> {
             discard_bodies: true,
         },
     )?;
-    println!("{}", llm.base_url);
+    writeln!(std::io::stdout().lock(), "{}", llm.base_url)?;
     loop {
         std::thread::park();
     }
