@@ -285,13 +285,23 @@ impl Confinement {
         } else {
             Some(seccomp::ip_socket_filter()?)
         };
-        let probe = child::probe(policy, filter.clone());
+        // The two probes are independent (a thread restricting itself, a forked child
+        // entering namespaces): run side by side, they cost the longer one, not the sum, on
+        // the way to `initializeRuntime` and the first model request.
+        let (probe, hidden) = std::thread::scope(|scope| {
+            let hidden = scope.spawn(|| hide(policy));
+            let probe = child::probe(policy, filter.clone());
+            let hidden = hidden
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (probe, hidden)
+        });
         let ruleset = match probe.landlock.status {
             Enforcement::Full | Enforcement::Partial => Some(landlock_rules::ruleset(policy)?),
             Enforcement::None | Enforcement::NotRequested => None,
         };
         let mut report = probe;
-        let (namespace, ns_report) = hide(policy)?;
+        let (namespace, ns_report) = hidden?;
         report.mount_namespace = ns_report;
         if policy.require_full && !report.is_full() {
             return Err(SandboxError::Confinement {
