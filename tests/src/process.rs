@@ -225,9 +225,11 @@ mod tests {
     #[test]
     fn events_are_seen_as_they_come_and_signals_reach_the_child() {
         let mut cmd = Command::new("sh");
+        // stderr first: the signal below is sent once both stdout lines are seen, which
+        // could be before a later `echo oops` ran (a flake seen in CI).
         cmd.args([
             "-c",
-            r#"echo '{"type":"ready"}'; echo 'not json'; echo oops >&2; exec sleep 30"#,
+            r#"echo oops >&2; echo '{"type":"ready"}'; echo 'not json'; exec sleep 30"#,
         ]);
         let child = Watched::spawn(&mut cmd).unwrap();
         assert!(child.wait_for_event("ready"));
