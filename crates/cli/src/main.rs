@@ -56,11 +56,6 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> ExitCode {
-    // Every config load scans for secrets: compile the shapes beside argument parsing.
-    // (Joined nowhere: whoever needs them first waits for this thread's result.)
-    let _ = std::thread::Builder::new()
-        .name("perstack-warm".into())
-        .spawn(perstack_core::secrets::prepare_patterns);
     let cli = Cli::parse_args();
     // `start --verbose` shows skill lines in the transcript instead of debug logs.
     let verbose = matches!(&cli.command, Command::Run(a) if a.options.verbose);

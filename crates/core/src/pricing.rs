@@ -21,11 +21,13 @@ const BUILTIN_TOML: &str = include_str!("pricing.toml");
 /// (`claude-sonnet-4-5-20250929`, `claude-sonnet-4-5@20250929`, `llama3:8b`).
 const PREFIX_BOUNDARIES: [char; 3] = ['-', '@', ':'];
 
-static BUILTIN: LazyLock<PriceTable> = LazyLock::new(|| {
+// Parsed on the first lookup, not at start: most runs never price anything (only a cost
+// budget or `log --cost` does), and parsing the file costs about 0.8 M instructions.
+static BUILTIN: LazyLock<BTreeMap<String, ModelPrice>> = LazyLock::new(|| {
     // A unit test proves the shipped file parses; an empty table here would only make
     // every model unknown (cost budgets then refuse to start), never misprice one.
     toml::from_str::<BuiltinFile>(BUILTIN_TOML)
-        .map(|f| PriceTable { models: f.models })
+        .map(|f| f.models)
         .unwrap_or_default()
 });
 
@@ -113,20 +115,39 @@ impl ModelPrice {
 }
 
 /// Prices by model id, looked up by exact id, then by the longest key the id starts with.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PriceTable {
-    models: BTreeMap<String, ModelPrice>,
+    /// `None`: the built-in table as shipped, read from [`BUILTIN`] (copied on first change).
+    models: Option<BTreeMap<String, ModelPrice>>,
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        PriceTable::empty()
+    }
+}
+
+impl PartialEq for PriceTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.models() == other.models()
+    }
 }
 
 impl PriceTable {
     /// A table with no prices.
     pub fn empty() -> Self {
-        PriceTable::default()
+        PriceTable {
+            models: Some(BTreeMap::new()),
+        }
     }
 
     /// The built-in list prices (may be outdated; see the crate's `pricing.toml`).
     pub fn builtin() -> Self {
-        BUILTIN.clone()
+        PriceTable { models: None }
+    }
+
+    fn models(&self) -> &BTreeMap<String, ModelPrice> {
+        self.models.as_ref().unwrap_or(&BUILTIN)
     }
 
     /// The built-in table with the config's `[pricing."<model id>"]` merged over it.
@@ -146,7 +167,9 @@ impl PriceTable {
 
     /// Sets the price of `model` (an exact id or a prefix of dated ids).
     pub fn insert(&mut self, model: impl Into<String>, price: ModelPrice) {
-        self.models.insert(model.into(), price);
+        self.models
+            .get_or_insert_with(|| BUILTIN.clone())
+            .insert(model.into(), price);
     }
 
     /// The price of `model`: its exact entry, else the longest key it starts with followed by
@@ -160,10 +183,11 @@ impl PriceTable {
     }
 
     fn lookup(&self, model: &str) -> Option<&ModelPrice> {
-        if let Some(p) = self.models.get(model) {
+        let models = self.models();
+        if let Some(p) = models.get(model) {
             return Some(p);
         }
-        self.models
+        models
             .iter()
             .filter(|(key, _)| {
                 model
@@ -182,7 +206,7 @@ impl PriceTable {
 
     /// Every entry, by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ModelPrice)> {
-        self.models.iter().map(|(k, v)| (k.as_str(), v))
+        self.models().iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 

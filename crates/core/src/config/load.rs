@@ -6,7 +6,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, KeyPath, Severity};
 use super::model::{ExpertConfig, PerstackConfig};
 use super::repair::{self, Repair};
 use super::source::SourceMap;
-use super::{checks, config_json_schema, schema_check};
+use super::{checked_schema, checks, schema_check};
 use crate::CoreError;
 use crate::input_file::{InputFile, read_input_file};
 
@@ -87,7 +87,7 @@ pub fn parse_config(
     text: &str,
 ) -> Result<(PerstackConfig, Vec<Diagnostic>), Diagnostics> {
     let (mut value, map) = SourceMap::parse(file, text).map_err(|d| Diagnostics(vec![d]))?;
-    let schema = config_json_schema();
+    let schema = checked_schema();
     let checked = schema_check::check(&schema, &value, &map);
     let mut diags = checked.diags;
     // Structural problems are repaired away (the value dropped, a stand-in for a missing

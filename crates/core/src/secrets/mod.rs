@@ -3,10 +3,9 @@
 //! Used by config validation to warn about secrets pasted into instructions, and by
 //! redaction to scrub events, checkpoints and logs.
 
-use std::ops::Range;
-use std::sync::LazyLock;
+mod shapes;
 
-use regex::Regex;
+use std::ops::Range;
 
 /// The kinds of secret this module recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,38 +59,18 @@ pub struct SecretMatch {
 // Order matters: more specific shapes first, so `sk-ant-` is not reported as an OpenAI key.
 // A shape starts at a word boundary, checked in [`starts_a_word`] rather than with `\b`: text
 // that is JSON inside a string (a tool result) puts `\n` right before a secret, and `\b`
-// would see `n` and miss it.
-static PATTERNS: LazyLock<Vec<(SecretKind, Regex)>> = LazyLock::new(|| {
-    let raw: [(SecretKind, &str); 9] = [
-        (
-            SecretKind::PrivateKey,
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
-        ),
-        (SecretKind::AnthropicKey, r"sk-ant-[A-Za-z0-9_\-]{20,}"),
-        (
-            SecretKind::OpenAiKey,
-            r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}",
-        ),
-        (SecretKind::GoogleKey, r"AIza[0-9A-Za-z_\-]{35}"),
-        (SecretKind::AwsAccessKey, r"(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-        (
-            SecretKind::GithubToken,
-            r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
-        ),
-        (SecretKind::SlackToken, r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
-        (
-            SecretKind::Jwt,
-            r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-        ),
-        (
-            SecretKind::BearerToken,
-            r"(?i)bearer\s+[A-Za-z0-9._~+/=\-]{16,}",
-        ),
-    ];
-    raw.into_iter()
-        .filter_map(|(k, p)| Regex::new(p).ok().map(|r| (k, r)))
-        .collect()
-});
+// would see `n` and miss it. The shapes themselves are in [`shapes`].
+const KINDS: [SecretKind; 9] = [
+    SecretKind::PrivateKey,
+    SecretKind::AnthropicKey,
+    SecretKind::OpenAiKey,
+    SecretKind::GoogleKey,
+    SecretKind::AwsAccessKey,
+    SecretKind::GithubToken,
+    SecretKind::SlackToken,
+    SecretKind::Jwt,
+    SecretKind::BearerToken,
+];
 
 /// Whether a span starting at byte `start` starts a word: at the start, after a character
 /// that is not a letter, digit or `_`, or right after a JSON escape (`\n`, `\t`, `\r`, `\b`,
@@ -113,28 +92,17 @@ fn starts_a_word(text: &str, start: usize) -> bool {
     short_escape || unicode_escape
 }
 
-/// Compiles the secret shapes now (about a millisecond) instead of at the first scan: the
-/// CLI calls it on a thread of its own at start, while arguments and the config are read,
-/// so the config check that scans for secrets finds them compiled.
-pub fn prepare_patterns() {
-    LazyLock::force(&PATTERNS);
-}
-
 /// Every secret-shaped span in `text`, non-overlapping, in text order.
 pub fn find_secrets(text: &str) -> Vec<SecretMatch> {
     let mut found: Vec<SecretMatch> = Vec::new();
-    for (kind, re) in PATTERNS.iter() {
-        for m in re.find_iter(text) {
-            let r = m.range();
+    for kind in KINDS {
+        for r in shapes::find_iter(kind, text) {
             if starts_a_word(text, r.start)
                 && !found
                     .iter()
                     .any(|f| f.range.start < r.end && r.start < f.range.end)
             {
-                found.push(SecretMatch {
-                    kind: *kind,
-                    range: r,
-                });
+                found.push(SecretMatch { kind, range: r });
             }
         }
     }
