@@ -57,6 +57,13 @@ fn init_logging(verbose: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    if matches!(&cli.command, Command::Run(_) | Command::Start(_)) {
+        // The base tools' router (their JSON Schemas) is built beside the config load and
+        // job creation instead of after them; the run takes it when it opens its tools.
+        let _ = std::thread::Builder::new()
+            .name("perstack-warm".into())
+            .spawn(perstack_skills::base::prepare);
+    }
     // `start --verbose` shows skill lines in the transcript instead of debug logs.
     let verbose = matches!(&cli.command, Command::Run(a) if a.options.verbose);
     init_logging(verbose);

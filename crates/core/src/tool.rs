@@ -1,5 +1,7 @@
 //! Tool calls, tool results and tool definitions.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -50,6 +52,7 @@ pub struct ToolDefinition {
     /// What the tool does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of the arguments object.
-    pub input_schema: Value,
+    /// JSON Schema of the arguments object. Shared: a tool list is handed to every step's
+    /// request, and copying each schema each step cost more than building the request.
+    pub input_schema: Arc<Value>,
 }

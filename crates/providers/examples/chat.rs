@@ -143,7 +143,8 @@ fn request(model: &str, messages: Vec<Message>) -> GenerationRequest {
                 "type": "object",
                 "properties": {"city": {"type": "string"}},
                 "required": ["city"]
-            }),
+            })
+            .into(),
         }],
         settings,
     }

@@ -138,7 +138,7 @@ pub async fn collect(
             .entries()
             .filter(|e| e.kind == ToolKind::Mcp)
             .map(|e| ToolDefinition {
-                input_schema: without_nulls(&e.definition.input_schema),
+                input_schema: without_nulls(&e.definition.input_schema).into(),
                 ..e.definition.clone()
             })
             .collect();

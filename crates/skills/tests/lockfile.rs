@@ -108,7 +108,7 @@ type = "object"
             skill_name: "@perstack/base".into(),
             name: "readTextFile".into(),
             description: Some("Read a file".into()),
-            input_schema: json!({"type": "object"}),
+            input_schema: json!({"type": "object"}).into(),
         }]
     );
     assert!(

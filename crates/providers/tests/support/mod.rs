@@ -385,7 +385,8 @@ pub fn weather_tool() -> ToolDefinition {
             "properties": {"city": {"type": "string"}},
             "required": ["city"],
             "additionalProperties": false
-        }),
+        })
+        .into(),
     }
 }
 

@@ -54,7 +54,8 @@ fn entry(skill: &str, name: &str, kind: ToolKind) -> ToolEntry {
             skill_name: skill.into(),
             name: name.into(),
             description: Some(format!("The {name} tool.")),
-            input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+            input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}})
+                .into(),
         },
         kind,
     }

@@ -14,12 +14,13 @@ mod todo;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use perstack_sandbox::env::{EnvSource, ProcessEnv};
 use perstack_sandbox::workspace::ProtectedFile;
 use perstack_sandbox::{Confinement, ConfinementPolicy, ConfinementReport, Quota, Workspace};
 use rmcp::ServiceExt;
+use rmcp::handler::server::router::tool::ToolRouter;
 
 pub(crate) use exec::operator_limit_text;
 pub use exec::{DEFAULT_MAX_TOOL_TIME, DEFAULT_TIMEOUT_MS};
@@ -83,6 +84,16 @@ impl Default for BaseSkillOptions {
     }
 }
 
+/// The base tools' router, built once per process: its seventeen JSON Schemas take about
+/// 1 M instructions, a quarter of everything before a run's first model request.
+static ROUTER: LazyLock<ToolRouter<BaseSkill>> = LazyLock::new(BaseSkill::tool_router);
+
+/// Builds the base tools' router now. The CLI calls it on a thread of its own at start, so
+/// that it is ready (or nearly) when the run opens its tools; calling it is never required.
+pub fn prepare() {
+    LazyLock::force(&ROUTER);
+}
+
 /// One base skill instance: a workspace, its todo list, and its options.
 #[derive(Clone)]
 pub struct BaseSkill {
@@ -90,7 +101,7 @@ pub struct BaseSkill {
     pub(crate) todos: Arc<Mutex<TodoList>>,
     pub(crate) options: Arc<BaseSkillOptions>,
     pub(crate) env: Arc<dyn EnvSource + Send + Sync>,
-    pub(crate) tool_router: rmcp::handler::server::router::tool::ToolRouter<BaseSkill>,
+    pub(crate) tool_router: ToolRouter<BaseSkill>,
     /// When the instance was made (`healthCheck`'s uptime).
     pub(crate) started: std::time::Instant,
 }
@@ -127,7 +138,7 @@ impl BaseSkill {
             todos: Arc::new(Mutex::new(TodoList::default())),
             options: Arc::new(options),
             env,
-            tool_router: Self::tool_router(),
+            tool_router: ROUTER.clone(),
             started: std::time::Instant::now(),
         })
     }

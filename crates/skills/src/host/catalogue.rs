@@ -106,7 +106,7 @@ mod tests {
                 skill_name: skill.into(),
                 name: name.into(),
                 description: None,
-                input_schema: json!({"type": "object"}),
+                input_schema: json!({"type": "object"}).into(),
             },
             kind,
         }

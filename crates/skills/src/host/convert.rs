@@ -21,7 +21,7 @@ pub fn tool_definition(skill_name: &str, tool: &Value) -> Option<ToolDefinition>
         skill_name: skill_name.to_string(),
         name,
         description,
-        input_schema,
+        input_schema: input_schema.into(),
     })
 }
 
@@ -218,7 +218,8 @@ mod tests {
                 skill_name: "s".into(),
                 name: "echo".into(),
                 description: Some("Echo".into()),
-                input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+                input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}})
+                    .into(),
             }
         );
         assert_eq!(
@@ -227,7 +228,7 @@ mod tests {
         );
         let bare = tool_definition("s", &json!({"name": "x"})).unwrap();
         assert_eq!(
-            bare.input_schema,
+            *bare.input_schema,
             json!({"type": "object", "properties": {}})
         );
     }

@@ -274,7 +274,7 @@ fn interactive_tools(
                 skill_name: name.to_string(),
                 name: tool.clone(),
                 description: t.description.clone(),
-                input_schema: schema,
+                input_schema: schema.into(),
             })
         })
         .collect()
@@ -302,7 +302,8 @@ fn plan_delegate(
                 "type": "object",
                 "properties": { "query": { "type": "string" } },
                 "required": ["query"],
-            }),
+            })
+            .into(),
         },
     })
 }

@@ -137,7 +137,7 @@ fn interactive_tools_and_delegates() {
                     skill_name: "ui".into(),
                     name: "askUser".into(),
                     description: Some("Ask".into()),
-                    input_schema: json!({"type":"object","properties":{"q":{"type":"string"}}}),
+                    input_schema: json!({"type":"object","properties":{"q":{"type":"string"}}}).into(),
                 }]
             },
             PlannedSkill::Delegate {
@@ -146,7 +146,7 @@ fn interactive_tools_and_delegates() {
                     skill_name: "@team/researcher".into(),
                     name: "researcher".into(),
                     description: Some("Finds things".into()),
-                    input_schema: json!({"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}),
+                    input_schema: json!({"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}).into(),
                 }
             }
         ]
