@@ -53,6 +53,7 @@ pub fn run_client(
     let stderr = std::fs::File::create(&stderr_path)?;
     let report = client.stdout_path.with_extension("rss");
     let mut command = under_helper(&client.command, &report, false)?;
+    settle();
     let start = Instant::now();
     let child = command
         .stdin(Stdio::null())
@@ -91,6 +92,17 @@ pub fn run_client(
         peak_rss,
         stdout_bytes,
     })
+}
+
+/// Lets the machine settle before a client starts: the files earlier clients (and this
+/// client's setup) wrote are written back now, not while the next client is timed. On two
+/// cores, writeback after a peer that writes many files (codex's sessions) otherwise lands in
+/// the next client's start; every client gets the same pause.
+#[allow(unsafe_code)]
+fn settle() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    std::thread::sleep(Duration::from_millis(50));
 }
 
 /// `perstack run` of the bench's Expert (`reader` and the query are the caller's to add): a
