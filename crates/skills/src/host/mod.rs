@@ -17,7 +17,7 @@
 mod call;
 mod catalogue;
 mod client;
-mod convert;
+pub(crate) mod convert;
 mod elicitation;
 mod events;
 mod forwarder;

@@ -119,7 +119,7 @@ pub(crate) async fn start_remote(
         None => {
             let client = TapHttp::new(client, tasks.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            connect(&name, transport, gone_rx, &filter, options, &tasks).await
+            connect(&name, transport, gone_rx, None, &filter, options, &tasks).await
         }
         Some(table) => {
             let settings = OAuthSettings::from_config(&table, options.env.as_ref())
@@ -134,7 +134,7 @@ pub(crate) async fn start_remote(
             .map_err(&refuse)?;
             let client = TapHttp::new(OAuthClient::new(client, Arc::new(auth)), tasks.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            connect(&name, transport, gone_rx, &filter, options, &tasks).await
+            connect(&name, transport, gone_rx, None, &filter, options, &tasks).await
         }
     };
     let backend = Backend::Remote { _gone: gone_tx };

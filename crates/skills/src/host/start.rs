@@ -117,7 +117,17 @@ pub(crate) async fn start_base(
     let (gone_tx, gone_rx) = watch::channel(false);
     let spawned = t0.elapsed();
     let tasks = TaskSupport::default();
-    let connected = connect(&name, served.stream, gone_rx, &filter, options, &tasks).await;
+    let listed = Some(crate::base::listed_tools(&name));
+    let connected = connect(
+        &name,
+        served.stream,
+        gone_rx,
+        listed,
+        &filter,
+        options,
+        &tasks,
+    )
+    .await;
     let backend = Backend::InProcess {
         server: served.server,
         _gone: gone_tx,
@@ -229,7 +239,16 @@ pub(crate) async fn start_stdio(
     let tasks = TaskSupport::default();
     let (stdout, stdin) = pipes;
     let pipes = (TapRead::new(stdout, tasks.clone()), stdin);
-    let mut connected = connect(&name, pipes, process.exited(), &filter, options, &tasks).await;
+    let mut connected = connect(
+        &name,
+        pipes,
+        process.exited(),
+        None,
+        &filter,
+        options,
+        &tasks,
+    )
+    .await;
     // A process that went away says why: its exit status and last stderr line.
     if let Err(SkillError::Startup { reason, .. }) = &mut connected
         && let Some(note) = process.exit_note().await
@@ -264,10 +283,13 @@ pub(crate) struct Connected {
     discovery: Duration,
 }
 
+/// The handshake over `transport`, then the tool list: `listed` when the caller knows it
+/// already (the in-process base skill), else from `tools/list`.
 pub(crate) async fn connect<T, E, A>(
     name: &str,
     transport: T,
     gone: watch::Receiver<bool>,
+    listed: Option<Vec<ToolDefinition>>,
     filter: &ToolFilter,
     options: &HostOptions,
     tasks: &TaskSupport,
@@ -292,12 +314,17 @@ where
             .map_err(&startup)?;
         let handshake = t.elapsed();
         let t = Instant::now();
-        let listed = session.list_tools().await.map_err(&startup)?;
+        let all: Vec<ToolDefinition> = match listed {
+            Some(tools) => tools,
+            None => session
+                .list_tools()
+                .await
+                .map_err(&startup)?
+                .iter()
+                .filter_map(|tool| tool_definition(name, tool))
+                .collect(),
+        };
         let discovery = t.elapsed();
-        let all: Vec<ToolDefinition> = listed
-            .iter()
-            .filter_map(|tool| tool_definition(name, tool))
-            .collect();
         let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
         let unknown = filter.unknown_names(&names);
         if !unknown.is_empty() {
@@ -385,4 +412,35 @@ async fn stop_backend(name: &str, backend: Backend, grace: Duration) {
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::{BaseSkill, BaseSkillOptions, serve_in_process};
+    use pretty_assertions::assert_eq;
+
+    /// The base skill's tools are taken from `base::listed_tools` instead of `tools/list`:
+    /// they must be exactly what the in-process session lists.
+    #[tokio::test]
+    async fn the_base_tools_taken_as_known_are_what_tools_list_gives() {
+        let ws = tempfile::tempdir().unwrap();
+        let base = BaseSkill::new(ws.path(), BaseSkillOptions::default()).unwrap();
+        let served = serve_in_process(base);
+        let (_gone_tx, gone_rx) = watch::channel(false);
+        let options = HostOptions::new(ws.path());
+        let listed = connect(
+            "@perstack/base",
+            served.stream,
+            gone_rx,
+            None,
+            &ToolFilter::default(),
+            &options,
+            &TaskSupport::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed.tools.len(), 17);
+        assert_eq!(crate::base::listed_tools("@perstack/base"), listed.tools);
+    }
 }
