@@ -14,6 +14,9 @@ use perstack_testkit::{ScriptOptions, ScriptedLlm, Turn};
 pub struct Sample {
     /// Spawn to the first model request's head arriving.
     pub first_request: Duration,
+    /// The spawn floor of the moment: median spawn-to-exit of `true` through the same helper,
+    /// measured right before this client started (the machine's speed drifts over minutes).
+    pub floor: Duration,
     /// Client time of each step: a model answer's last byte to the next request's head.
     pub step_times: Vec<Duration>,
     /// Peak resident memory of the process, bytes.
@@ -54,6 +57,7 @@ pub fn run_client(
     let report = client.stdout_path.with_extension("rss");
     let mut command = under_helper(&client.command, &report, false)?;
     settle();
+    let floor = floor_now(&report)?;
     let start = Instant::now();
     let child = command
         .stdin(Stdio::null())
@@ -88,6 +92,7 @@ pub fn run_client(
         .collect();
     Ok(Sample {
         first_request,
+        floor,
         step_times,
         peak_rss,
         stdout_bytes,
@@ -251,6 +256,25 @@ pub fn spawn_floor(runs: usize, scratch: &Path) -> Result<(Duration, u64)> {
         peaks.push(read_report(&report));
     }
     Ok((Stats::of(&times).median, Stats::of(&peaks).median))
+}
+
+/// The spawn floor right now: median of three spawn-to-exit times of `true` through the
+/// helper. Its report overwrites `report` in place (no file is deleted and made again just
+/// before the client starts).
+fn floor_now(report: &Path) -> Result<Duration> {
+    let mut times = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let mut helper =
+            Command::new(std::env::current_exe().context("locating the xtask binary")?);
+        helper.arg("peak-rss").arg(report).arg("--").arg("true");
+        let start = Instant::now();
+        let status = helper.status().context("running true")?;
+        times.push(start.elapsed());
+        if !status.success() {
+            bail!("`true` failed");
+        }
+    }
+    Ok(Stats::of(&times).median)
 }
 
 /// Median, min and max of some durations or sizes.

@@ -109,8 +109,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             scratch: scratch.0.clone(),
             install_error,
         };
-        let (floor, rss_floor) = measure::spawn_floor(40, &scratch.0)?;
+        let (_, rss_floor) = measure::spawn_floor(40, &scratch.0)?;
         let results = side_by_side::run(&setup, opts.runs, opts.steps);
+        let floors: Vec<_> = results
+            .iter()
+            .flat_map(|r| r.samples.iter().map(|s| s.floor))
+            .collect();
+        let floor = measure::Stats::of(&floors).median;
         checks.side_by_side(&results, floor);
         report.push_str(&format!(
             "\n## Side by side\n\n{}\nEvery client is started by the bench's `peak-rss` helper, which takes the peak from `wait4`; for `true` it reports {:.1} MB, the least a figure can show.\n",

@@ -220,8 +220,9 @@ pub fn table(results: &[PeerResult], floor: Duration, runs: usize, steps: usize)
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Spawn floor (median spawn-to-exit of `true`): {:.2} ms. {runs} interleaved runs per \
-         client, {steps} tool steps each; median (min–max).\n",
+        "Spawn floor (median spawn-to-exit of `true`, three runs right before each client \
+         run, whose first request is counted over its own floor): {:.2} ms. {runs} interleaved \
+         runs per client, {steps} tool steps each; median (min–max).\n",
         ms(floor)
     );
     out.push_str(
@@ -311,7 +312,10 @@ pub fn figures(r: &PeerResult, floor: Duration) -> Figures {
     let first: Vec<Duration> = r
         .samples
         .iter()
-        .map(|s| s.first_request.saturating_sub(floor))
+        .map(|s| {
+            s.first_request
+                .saturating_sub(if s.floor.is_zero() { floor } else { s.floor })
+        })
         .collect();
     let rss: Vec<u64> = r.samples.iter().map(|s| s.peak_rss).collect();
     let step: Vec<Duration> = r.samples.iter().map(|s| mean(&s.step_times)).collect();
