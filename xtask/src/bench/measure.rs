@@ -237,44 +237,41 @@ fn wait_with_peak_rss(pid: u32) -> Result<(i32, u64)> {
     Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024))
 }
 
-/// The process-spawn floor: median spawn-to-exit time of `true` over `runs` runs, started
-/// the way the clients are (through the `peak-rss` helper); and the peak memory the helper
-/// reports for `true`, the least any figure can show.
-pub fn spawn_floor(runs: usize, scratch: &Path) -> Result<(Duration, u64)> {
+/// The peak memory the helper reports for `true` (median of `runs` runs): the least any
+/// figure can show.
+pub fn rss_floor(runs: usize, scratch: &Path) -> Result<u64> {
     std::fs::create_dir_all(scratch)?;
     let report = scratch.join("floor.rss");
-    let mut times = Vec::with_capacity(runs);
     let mut peaks = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let mut cmd = under_helper(&Command::new("true"), &report, true)?;
-        let start = Instant::now();
-        let status = cmd.status().context("running true")?;
-        times.push(start.elapsed());
-        if !status.success() {
-            bail!("`true` failed");
-        }
+        time_true(&report)?;
         peaks.push(read_report(&report));
     }
-    Ok((Stats::of(&times).median, Stats::of(&peaks).median))
+    Ok(Stats::of(&peaks).median)
 }
 
 /// The spawn floor right now: median of three spawn-to-exit times of `true` through the
-/// helper. Its report overwrites `report` in place (no file is deleted and made again just
-/// before the client starts).
+/// helper, as the clients are started.
 fn floor_now(report: &Path) -> Result<Duration> {
-    let mut times = Vec::with_capacity(3);
-    for _ in 0..3 {
-        let mut helper =
-            Command::new(std::env::current_exe().context("locating the xtask binary")?);
-        helper.arg("peak-rss").arg(report).arg("--").arg("true");
-        let start = Instant::now();
-        let status = helper.status().context("running true")?;
-        times.push(start.elapsed());
-        if !status.success() {
-            bail!("`true` failed");
-        }
-    }
+    let times = (0..3)
+        .map(|_| time_true(report))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Stats::of(&times).median)
+}
+
+/// One spawn-to-exit time of `true` through the helper (this process's environment). The
+/// helper's report overwrites `report` in place: no file is deleted and made again just
+/// before a client starts.
+fn time_true(report: &Path) -> Result<Duration> {
+    let mut helper = Command::new(std::env::current_exe().context("locating the xtask binary")?);
+    helper.arg("peak-rss").arg(report).arg("--").arg("true");
+    let start = Instant::now();
+    let status = helper.status().context("running true")?;
+    let took = start.elapsed();
+    if !status.success() {
+        bail!("`true` failed");
+    }
+    Ok(took)
 }
 
 /// Median, min and max of some durations or sizes.

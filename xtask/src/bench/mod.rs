@@ -109,7 +109,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             scratch: scratch.0.clone(),
             install_error,
         };
-        let (_, rss_floor) = measure::spawn_floor(40, &scratch.0)?;
+        let rss_floor = measure::rss_floor(40, &scratch.0)?;
         let results = side_by_side::run(&setup, opts.runs, opts.steps);
         let floors: Vec<_> = results
             .iter()

@@ -110,6 +110,13 @@ pub fn find_secrets(text: &str) -> Vec<SecretMatch> {
     found
 }
 
+/// Every match of `kind`'s shape alone in `text`, non-overlapping, leftmost first, before
+/// the word-start rule and the other kinds are applied: what `Regex::find_iter` of the
+/// shape's expression gives (`tests/secret_shapes.rs` checks exactly that).
+pub fn shape_spans(kind: SecretKind, text: &str) -> Vec<Range<usize>> {
+    shapes::find_iter(kind, text).collect()
+}
+
 /// `text` with every secret-shaped span replaced by `[REDACTED:<kind>]`.
 pub fn redact_secret_shapes(text: &str) -> String {
     let found = find_secrets(text);
